@@ -1,0 +1,39 @@
+"""vidprov: an open toolkit for AI-video provenance research."""
+
+from vidprov.clip import Clip, InvalidClipError
+from vidprov.errors import (
+    CorruptVideoError,
+    NotAVideoError,
+    UnsupportedVideoError,
+    VideoError,
+    VideoTooLargeError,
+    VidprovError,
+)
+from vidprov.io import encode_video, iter_frames, probe, read_video, reencode, write_video
+from vidprov.limits import DEFAULT_LIMITS, Limits
+from vidprov.manifest import Manifest
+from vidprov.normalize import normalize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clip",
+    "InvalidClipError",
+    "VidprovError",
+    "VideoError",
+    "NotAVideoError",
+    "CorruptVideoError",
+    "VideoTooLargeError",
+    "UnsupportedVideoError",
+    "read_video",
+    "iter_frames",
+    "write_video",
+    "encode_video",
+    "reencode",
+    "probe",
+    "normalize",
+    "Manifest",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "__version__",
+]

@@ -1,0 +1,456 @@
+"""Video I/O through PyAV: the one module of vidprov that talks to FFmpeg.
+
+Reads stream (memory is bounded by what is returned), every read is checked against Limits,
+and every failure becomes a VideoError that names the input and the problem.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any, Union
+
+import av
+import numpy as np
+
+from vidprov.clip import Clip
+from vidprov.errors import (
+    CorruptVideoError,
+    NotAVideoError,
+    UnsupportedVideoError,
+    VideoError,
+    VideoTooLargeError,
+)
+from vidprov.limits import DEFAULT_LIMITS, Limits
+
+log = logging.getLogger(__name__)
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+Size = Union[int, tuple[int, int], None]
+
+# Demuxers that open still images; a PNG renamed .mp4 must not pass as a one-frame video.
+_IMAGE_DEMUXERS = ("image2", "_pipe", "png", "mjpeg", "bmp", "tiff", "webp")
+_PROBE_OPTIONS = {"probesize": "5000000", "analyzeduration": "5000000"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probe() learns from headers and packets, without decoding pixels."""
+
+    source: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    num_frames: int
+    frames_exact: bool
+    pix_fmt: str
+    rotation: int
+    size_bytes: int | None
+    has_audio: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def describe_source(src: Source) -> str:
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return f"<{len(src)} bytes>"
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src)
+    return getattr(src, "name", None) or f"<{type(src).__name__}>"
+
+
+def _source_size(src: Source) -> int | None:
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return len(src)
+    if isinstance(src, (str, os.PathLike)):
+        return os.stat(src).st_size
+    try:
+        pos = src.tell()
+        end = src.seek(0, io.SEEK_END)
+        src.seek(pos)
+        return end - pos
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _open(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, str]:
+    name = describe_source(src)
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.exists():
+            raise NotAVideoError(f"{name}: no such file")
+        if path.is_dir():
+            raise NotAVideoError(f"{name}: is a directory, not a video file")
+    elif not isinstance(src, (bytes, bytearray, memoryview)) and not hasattr(src, "read"):
+        raise NotAVideoError(f"expected a path, bytes or a binary file object, got {type(src).__name__}")
+    size = _source_size(src)
+    if size == 0:
+        raise NotAVideoError(f"{name}: file is empty (0 bytes)")
+    if size is not None and size > limits.max_file_bytes:
+        raise VideoTooLargeError(f"{name}: {size} bytes exceeds the limit of {limits.max_file_bytes} bytes")
+    target = io.BytesIO(bytes(src)) if isinstance(src, (bytes, bytearray, memoryview)) else src
+    if not isinstance(target, (str, os.PathLike)):
+        target = target  # a file object: PyAV reads it through its own buffered callbacks
+    else:
+        target = os.fspath(target)
+    try:
+        container = av.open(target, mode="r", options=_PROBE_OPTIONS, metadata_errors="ignore")
+    except av.error.InvalidDataError as exc:
+        raise NotAVideoError(f"{name}: not a video (no known container format could read it)") from exc
+    except av.error.FFmpegError as exc:
+        raise CorruptVideoError(f"{name}: cannot be opened as a video ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise CorruptVideoError(f"{name}: damaged container metadata") from exc
+    try:
+        fmt = container.format.name
+        if any(tag in fmt for tag in _IMAGE_DEMUXERS):
+            raise NotAVideoError(f"{name}: is a still image ({fmt}), not a video")
+        if not container.streams.video:
+            raise NotAVideoError(f"{name}: contains no video stream ({fmt} container)")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None or stream.codec_context.name is None:
+            raise UnsupportedVideoError(f"{name}: video stream has no decoder in this FFmpeg build")
+        w, h = int(ctx.width or 0), int(ctx.height or 0)
+        if w <= 0 or h <= 0:
+            raise CorruptVideoError(f"{name}: video stream declares no frame size")
+        if w * h > limits.max_pixels:
+            raise VideoTooLargeError(
+                f"{name}: frame size {w}x{h} exceeds the limit of {limits.max_pixels} pixels per frame"
+            )
+        duration = _duration_s(container, stream)
+        if duration is not None and duration > limits.max_duration_s:
+            raise VideoTooLargeError(
+                f"{name}: duration {duration:.0f} s exceeds the limit of {limits.max_duration_s:.0f} s"
+            )
+        stream.thread_type = "AUTO"
+        return container, stream, name
+    except BaseException:
+        container.close()
+        raise
+
+
+def _duration_s(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _stream_fps(stream) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0 and float(rate) < 1000:
+            return float(rate)
+    return 25.0
+
+
+def _rotation(frame) -> int:
+    # PyAV reports the display-matrix angle counter-clockwise in degrees.
+    return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+
+
+def _resolve_size(size: Size, w: int, h: int, rot: int) -> tuple[int, int]:
+    """Target (width, height) of the decoded frame before rotation is applied."""
+    if rot in (90, 270):
+        w, h = h, w
+    if size is None:
+        out_w, out_h = w, h
+    elif isinstance(size, int):
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size}")
+        scale = size / min(w, h)
+        out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
+    else:
+        out_h, out_w = (int(v) for v in size)
+        if out_h <= 0 or out_w <= 0:
+            raise ValueError(f"size must be positive, got {size}")
+    if rot in (90, 270):
+        out_w, out_h = out_h, out_w
+    return out_w, out_h
+
+
+def _to_rgb(frame, size: Size) -> np.ndarray:
+    rot = _rotation(frame)
+    out_w, out_h = _resolve_size(size, frame.width, frame.height, rot)
+    if (out_w, out_h) != (frame.width, frame.height):
+        arr = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA").to_ndarray()
+    else:
+        arr = frame.to_ndarray(format="rgb24")
+    if rot:
+        arr = np.ascontiguousarray(np.rot90(arr, k=rot // 90))
+    return arr
+
+
+def iter_frames(
+    src: Source,
+    *,
+    max_frames: int | None = None,
+    stride: int = 1,
+    size: Size = None,
+    start_s: float | None = None,
+    duration_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time_s, uint8 frame (H, W, 3)) one at a time.
+
+    size: None keeps the stored size; an int resizes the short side to it; (H, W) resizes exactly.
+    A file damaged after its first frames ends early with a warning rather than an error.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    container, stream, name = _open(src, limits)
+    try:
+        if start_s:
+            try:
+                container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+            except av.error.FFmpegError:
+                log.debug("%s: seek failed, decoding from the start", name)
+        end_s = None if duration_s is None else (start_s or 0.0) + duration_s
+        fps = _stream_fps(stream)
+        n_decoded = n_yielded = 0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else n_decoded / fps
+                if start_s is not None and t < start_s - 1e-6:
+                    continue
+                if end_s is not None and t >= end_s - 1e-6:
+                    break
+                index = n_decoded
+                n_decoded += 1
+                if index % stride:
+                    continue
+                if n_yielded >= limits.max_frames and max_frames is None:
+                    raise VideoTooLargeError(
+                        f"{name}: more than {limits.max_frames} frames; pass max_frames or raise the limit"
+                    )
+                yield t, _to_rgb(frame, size)
+                n_yielded += 1
+                if max_frames is not None and n_yielded >= max_frames:
+                    break
+        except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+            if n_yielded == 0:
+                raise CorruptVideoError(f"{name}: cannot decode video frames ({exc})") from exc
+            log.warning("%s: stream damaged after %d frames; stopping there (%s)", name, n_yielded, exc)
+        if n_yielded == 0:
+            raise CorruptVideoError(f"{name}: contains no decodable video frames")
+    finally:
+        container.close()
+
+
+def read_video(
+    src: Source,
+    *,
+    max_frames: int | None = None,
+    stride: int = 1,
+    size: Size = None,
+    start_s: float | None = None,
+    duration_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Clip:
+    """Decode a video into a Clip (uint8 (T, H, W, 3) RGB). See iter_frames for the arguments."""
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    budget = limits.max_decoded_bytes
+    name = describe_source(src)
+    with _rewound(src):
+        container, stream, _ = _open(src, limits)
+        try:
+            fps = _stream_fps(stream)
+            codec = stream.codec_context.name
+            fmt = container.format.name
+        finally:
+            container.close()
+    for t, frame in iter_frames(
+        src, max_frames=max_frames, stride=stride, size=size, start_s=start_s, duration_s=duration_s, limits=limits
+    ):
+        budget -= frame.nbytes
+        if budget < 0:
+            raise VideoTooLargeError(
+                f"{name}: decoded frames exceed {limits.max_decoded_bytes} bytes; use max_frames, stride or size"
+            )
+        frames.append(frame)
+        times.append(t)
+    if len({f.shape for f in frames}) > 1:
+        # Streams that change resolution mid-way are resized to the first frame's size.
+        import cv2
+
+        h, w = frames[0].shape[:2]
+        frames = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+    out_fps = fps / stride
+    if len(times) > 1 and times[-1] > times[0]:
+        # Variable frame rate: the mean rate of what was actually decoded.
+        out_fps = (len(times) - 1) / (times[-1] - times[0])
+    meta = {"source": name, "codec": codec, "container": fmt, "source_fps": fps}
+    return Clip(np.stack(frames), fps=out_fps, meta=meta)
+
+
+class _rewound:
+    """Restore a file object's position after a probe so the next open starts where the caller left it."""
+
+    def __init__(self, src: Source):
+        self.src = src
+        self.pos = src.tell() if hasattr(src, "tell") and hasattr(src, "seek") else None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pos is not None:
+            self.src.seek(self.pos)
+
+
+def probe(src: Source, *, limits: Limits = DEFAULT_LIMITS) -> VideoInfo:
+    """Container, codec, size, fps, duration and frame count, read from headers and packets only."""
+    size_bytes = None
+    if isinstance(src, (str, os.PathLike)) and Path(src).is_file():
+        size_bytes = os.stat(src).st_size
+    elif isinstance(src, (bytes, bytearray, memoryview)):
+        size_bytes = len(src)
+    with _rewound(src):
+        container, stream, name = _open(src, limits)
+        try:
+            ctx = stream.codec_context
+            fps = _stream_fps(stream)
+            duration = _duration_s(container, stream)
+            n = int(stream.frames or 0)
+            exact = n > 0
+            rotation = 0
+            if n == 0:
+                # Count packets (no decoding); bounded by the file size limit.
+                n = 0
+                last_t = 0.0
+                try:
+                    for packet in container.demux(stream):
+                        if packet.size:
+                            n += 1
+                            if packet.pts is not None and packet.time_base is not None:
+                                last_t = max(last_t, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                except av.error.FFmpegError:
+                    pass
+                exact = n > 0
+                if duration is None and last_t:
+                    duration = last_t
+            if duration is None:
+                duration = n / fps if fps else 0.0
+            side = getattr(stream, "side_data", None)
+            if side is not None:
+                try:
+                    rotation = int(round(side.get("DISPLAYMATRIX", 0) or 0)) % 360
+                except (TypeError, ValueError, AttributeError):
+                    rotation = 0
+            w, h = int(ctx.width), int(ctx.height)
+            return VideoInfo(
+                source=name,
+                container=container.format.name,
+                codec=ctx.name,
+                width=w,
+                height=h,
+                fps=round(fps, 4),
+                duration_s=round(float(duration), 4),
+                num_frames=n,
+                frames_exact=exact,
+                pix_fmt=str(ctx.pix_fmt or stream.format.name if stream.format else ctx.pix_fmt),
+                rotation=rotation,
+                size_bytes=size_bytes,
+                has_audio=bool(container.streams.audio),
+            )
+        finally:
+            container.close()
+
+
+def _rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _even(frames: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sides: replicate the last row/column instead of dropping pixels."""
+    t, h, w, _ = frames.shape
+    ph, pw = h % 2, w % 2
+    if ph or pw:
+        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    return frames
+
+
+def _encode(clip: Clip, target, *, fmt: str, codec: str, crf: int | None, pix_fmt: str, options: dict | None):
+    if not isinstance(clip, Clip):
+        raise TypeError(f"expected a Clip, got {type(clip).__name__}")
+    frames = _even(clip.frames) if pix_fmt.startswith(("yuv420", "nv12")) else clip.frames
+    # faststart rewrites the file after muxing, which needs a path, not a buffer.
+    opts = {"movflags": "+faststart"} if fmt == "mp4" and isinstance(target, (str, os.PathLike)) else {}
+    with av.open(target, mode="w", format=fmt, options=opts) as container:
+        try:
+            stream = container.add_stream(codec, rate=_rate(clip.fps))
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise UnsupportedVideoError(f"codec {codec!r} is not available in this FFmpeg build") from exc
+        stream.width = frames.shape[2]
+        stream.height = frames.shape[1]
+        stream.pix_fmt = pix_fmt
+        codec_opts = dict(options or {})
+        if crf is not None and codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1"):
+            codec_opts.setdefault("crf", str(crf))
+        if codec == "libx264":
+            codec_opts.setdefault("preset", "medium")
+        stream.options = codec_opts
+        for frame in frames:
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def write_video(
+    clip: Clip,
+    path: str | os.PathLike,
+    *,
+    codec: str = "libx264",
+    crf: int | None = 18,
+    pix_fmt: str = "yuv420p",
+    options: dict | None = None,
+) -> Path:
+    """Write an H.264 mp4 (by default) that browsers play. Atomic: a temp file renamed into place.
+
+    Odd frame sizes are padded by one replicated row/column (yuv420p needs even sides).
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise VideoError(f"{path}: directory {path.parent} does not exist")
+    suffix = path.suffix.lower().lstrip(".") or "mp4"
+    fmt = {"mkv": "matroska", "mov": "mov", "webm": "webm", "avi": "avi", "gif": "gif"}.get(suffix, "mp4")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        _encode(clip, tmp, fmt=fmt, codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p") -> bytes:
+    """Encode a Clip to mp4 bytes in memory."""
+    buf = io.BytesIO()
+    _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=None)
+    return buf.getvalue()
+
+
+def reencode(clip: Clip, *, crf: int = 23, codec: str = "libx264", pix_fmt: str = "yuv420p") -> Clip:
+    """Round-trip a Clip through a real lossy encode and decode (in memory); meta and fps kept."""
+    data = encode_video(clip, codec=codec, crf=crf, pix_fmt=pix_fmt)
+    decoded = read_video(data)
+    frames = decoded.frames[:, : clip.height, : clip.width]  # undo the padding of odd sizes
+    return Clip(np.ascontiguousarray(frames), fps=clip.fps, meta=dict(clip.meta))
