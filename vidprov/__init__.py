@@ -16,6 +16,25 @@ from vidprov.normalize import normalize
 
 __version__ = "0.1.0"
 
+# The product-level entry points live in their components; resolve them lazily so that
+# `import vidprov` stays light (no torch/diffusers until they are used).
+_LAZY = {
+    "scan": ("vidprov.detector.scan", "scan"),
+    "Scanner": ("vidprov.detector.scan", "Scanner"),
+    "ScanReport": ("vidprov.detector.scan", "ScanReport"),
+    "generate": ("vidprov.generator", "generate"),
+    "verify": ("vidprov.watermark", "verify"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'vidprov' has no attribute {name!r}")
+
 __all__ = [
     "Clip",
     "InvalidClipError",
