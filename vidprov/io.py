@@ -108,7 +108,7 @@ def _open(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.
     except av.error.InvalidDataError as exc:
         raise NotAVideoError(f"{name}: not a video (no known container format could read it)") from exc
     except av.error.FFmpegError as exc:
-        raise CorruptVideoError(f"{name}: cannot be opened as a video ({exc.strerror or exc})") from exc
+        raise CorruptVideoError(f"{name}: FFmpeg rejected its header, damaged or invalid ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise CorruptVideoError(f"{name}: damaged container metadata") from exc
     try:
@@ -184,11 +184,15 @@ def _to_rgb(frame, size: Size) -> np.ndarray:
     rot = _rotation(frame)
     out_w, out_h = _resolve_size(size, frame.width, frame.height, rot)
     if (out_w, out_h) != (frame.width, frame.height):
-        arr = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA").to_ndarray()
+        rgb = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA")
     else:
-        arr = frame.to_ndarray(format="rgb24")
+        rgb = frame.reformat(format="rgb24")
+    # A view on the frame's own buffer (it stays alive with the array): one copy fewer than to_ndarray.
+    plane = rgb.planes[0]
+    arr = np.frombuffer(plane, np.uint8).reshape(rgb.height, plane.line_size)[:, : rgb.width * 3]
+    arr = arr.reshape(rgb.height, rgb.width, 3)
     if rot:
-        arr = np.ascontiguousarray(np.rot90(arr, k=rot // 90))
+        arr = np.rot90(arr, k=rot // 90)
     return arr
 
 
@@ -200,26 +204,39 @@ def iter_frames(
     size: Size = None,
     start_s: float | None = None,
     duration_s: float | None = None,
+    allow_partial: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (time_s, uint8 frame (H, W, 3)) one at a time.
 
     size: None keeps the stored size; an int resizes the short side to it; (H, W) resizes exactly.
-    A file damaged after its first frames ends early with a warning rather than an error.
+    A stream that breaks off (damaged or truncated, fewer frames than its header declares) raises
+    CorruptVideoError after the frames it could decode; allow_partial=True stops there with a warning.
     """
+    for t, frame in _decode(src, {}, max_frames=max_frames, stride=stride, size=size, start_s=start_s,
+                            duration_s=duration_s, allow_partial=allow_partial, limits=limits):
+        yield t, np.ascontiguousarray(frame)
+
+
+def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s, allow_partial, limits):
+    """iter_frames, filling `header` (fps, codec, container, declared frames) once the file is open."""
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     container, stream, name = _open(src, limits)
     try:
+        fps = _stream_fps(stream)
+        # mp4/mov sample tables count real frames; AVI indexes also count empty (dropped) ones.
+        declared = int(stream.frames or 0) if container.format.name.startswith("mov") else 0
+        header.update(name=name, fps=fps, codec=stream.codec_context.name, container=container.format.name,
+                      declared_frames=declared)
         if start_s:
             try:
                 container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
             except av.error.FFmpegError:
                 log.debug("%s: seek failed, decoding from the start", name)
         end_s = None if duration_s is None else (start_s or 0.0) + duration_s
-        fps = _stream_fps(stream)
         n_decoded = n_yielded = 0
         try:
             for frame in container.decode(stream):
@@ -241,11 +258,17 @@ def iter_frames(
                 if max_frames is not None and n_yielded >= max_frames:
                     break
         except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
-            if n_yielded == 0:
-                raise CorruptVideoError(f"{name}: cannot decode video frames ({exc})") from exc
-            log.warning("%s: stream damaged after %d frames; stopping there (%s)", name, n_yielded, exc)
+            if n_yielded == 0 or not allow_partial:
+                raise CorruptVideoError(f"{name}: damaged video, decoding failed after {n_decoded} frames ({exc})") from exc
+            log.warning("%s: stream damaged after %d frames; stopping there (%s)", name, n_decoded, exc)
         if n_yielded == 0:
             raise CorruptVideoError(f"{name}: contains no decodable video frames")
+        whole_file = max_frames is None and start_s is None and duration_s is None
+        if whole_file and declared and n_decoded < declared * 0.98 - 1:
+            msg = f"{name}: truncated or damaged, header declares {declared} frames but only {n_decoded} decode"
+            if not allow_partial:
+                raise CorruptVideoError(msg + " (allow_partial=True accepts what decodes)")
+            log.warning(msg)
     finally:
         container.close()
 
@@ -258,43 +281,48 @@ def read_video(
     size: Size = None,
     start_s: float | None = None,
     duration_s: float | None = None,
+    allow_partial: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Clip:
     """Decode a video into a Clip (uint8 (T, H, W, 3) RGB). See iter_frames for the arguments."""
-    frames: list[np.ndarray] = []
+    header: dict = {}
+    buf: np.ndarray | None = None
     times: list[float] = []
-    budget = limits.max_decoded_bytes
-    name = describe_source(src)
-    with _rewound(src):
-        container, stream, _ = _open(src, limits)
-        try:
-            fps = _stream_fps(stream)
-            codec = stream.codec_context.name
-            fmt = container.format.name
-        finally:
-            container.close()
-    for t, frame in iter_frames(
-        src, max_frames=max_frames, stride=stride, size=size, start_s=start_s, duration_s=duration_s, limits=limits
-    ):
-        budget -= frame.nbytes
-        if budget < 0:
-            raise VideoTooLargeError(
-                f"{name}: decoded frames exceed {limits.max_decoded_bytes} bytes; use max_frames, stride or size"
-            )
-        frames.append(frame)
-        times.append(t)
-    if len({f.shape for f in frames}) > 1:
-        # Streams that change resolution mid-way are resized to the first frame's size.
-        import cv2
+    n = 0
+    frames = _decode(src, header, max_frames=max_frames, stride=stride, size=size, start_s=start_s,
+                     duration_s=duration_s, allow_partial=allow_partial, limits=limits)
+    for t, frame in frames:
+        if buf is None:
+            # Decode straight into one array sized from the header, so no copy is needed at the end.
+            expected = header["declared_frames"] // stride + 1 if header["declared_frames"] else 64
+            if max_frames is not None:
+                expected = min(expected, max_frames)
+            expected = max(1, min(expected, limits.max_decoded_bytes // frame.nbytes))
+            buf = np.empty((expected, *frame.shape), np.uint8)
+        if frame.shape != buf.shape[1:]:
+            # Streams that change resolution mid-way are resized to the first frame's size.
+            import cv2
 
-        h, w = frames[0].shape[:2]
-        frames = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
-    out_fps = fps / stride
+            frame = cv2.resize(frame, (buf.shape[2], buf.shape[1]), interpolation=cv2.INTER_AREA)
+        if n == len(buf):
+            if (2 * n) * frame.nbytes > limits.max_decoded_bytes and (n + 1) * frame.nbytes > limits.max_decoded_bytes:
+                raise VideoTooLargeError(
+                    f"{header['name']}: decoded frames exceed {limits.max_decoded_bytes} bytes; "
+                    "use max_frames, stride or size"
+                )
+            grown = np.empty((max(n + 1, min(2 * n, limits.max_decoded_bytes // frame.nbytes)), *buf.shape[1:]), np.uint8)
+            grown[:n] = buf
+            buf = grown
+        buf[n] = frame
+        times.append(t)
+        n += 1
+    fps = header["fps"] / stride
     if len(times) > 1 and times[-1] > times[0]:
         # Variable frame rate: the mean rate of what was actually decoded.
-        out_fps = (len(times) - 1) / (times[-1] - times[0])
-    meta = {"source": name, "codec": codec, "container": fmt, "source_fps": fps}
-    return Clip(np.stack(frames), fps=out_fps, meta=meta)
+        fps = (len(times) - 1) / (times[-1] - times[0])
+    meta = {"source": header["name"], "codec": header["codec"], "container": header["container"],
+            "source_fps": header["fps"]}
+    return Clip(buf[:n], fps=fps, meta=meta)
 
 
 class _rewound:
