@@ -1,0 +1,91 @@
+"""Atomic save/load of a detector folder: model.safetensors (arrays) + config.json (everything else)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidprov.errors import VidprovError
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class DetectorFileError(VidprovError):
+    """A saved detector folder is missing, incomplete or of another kind."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, indent=2, sort_keys=True, default=_jsonable)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text + "\n")
+
+    _atomic_write(path, write)
+
+
+def _jsonable(o: Any):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_folder(folder: str | os.PathLike, kind: str, config: dict, tensors: dict[str, np.ndarray]) -> Path:
+    """Write tensors then config (config last: its presence marks a complete folder)."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    _atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, tmp))
+    write_json(folder / CONFIG, {"kind": kind, **config})
+    return folder
+
+
+def load_folder(folder: str | os.PathLike, kind: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    from safetensors.numpy import load_file
+
+    folder = Path(folder)
+    cfg_path, w_path = folder / CONFIG, folder / WEIGHTS
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise DetectorFileError(f"{folder}: not a saved detector (needs {CONFIG} and {WEIGHTS})")
+    try:
+        config = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DetectorFileError(f"{cfg_path}: not valid JSON ({exc})") from exc
+    if kind is not None and config.get("kind") != kind:
+        raise DetectorFileError(f"{folder}: holds a {config.get('kind')!r} detector, not {kind!r}")
+    try:
+        tensors = load_file(str(w_path))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise DetectorFileError(f"{w_path}: unreadable weights ({exc})") from exc
+    return config, tensors
+
+
+def read_kind(folder: str | os.PathLike) -> str:
+    cfg = Path(folder) / CONFIG
+    if not cfg.is_file():
+        raise DetectorFileError(f"{folder}: not a saved detector (no {CONFIG})")
+    return json.loads(cfg.read_text()).get("kind", "")

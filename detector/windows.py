@@ -1,0 +1,181 @@
+"""Cut any clip or video source into normalised analysis windows, streaming, with bounded memory.
+
+Training and scanning both go through `iter_windows`, so a model sees clips prepared exactly as
+at scan time: frames sampled at `fps` on their timestamps (nearest earlier frame), short side
+resized and centre-cropped to `size`, then an H.264 round-trip through `vidprov.normalize`.
+At most `chunk` windows of frames are held at once, whatever the length of the video.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidprov.clip import Clip
+from vidprov.io import iter_frames, probe
+from vidprov.limits import DEFAULT_LIMITS, Limits
+from vidprov.normalize import normalize
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How clips are cut and normalised. Saved with every model: scanning must match training."""
+
+    size: int = 256
+    fps: float = 8.0
+    num_frames: int = 16
+    crf: int | None = 23
+    max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
+    chunk: int = 4  # windows per H.264 round-trip (memory: chunk * num_frames * size^2 * 3 bytes)
+    min_fill: float = 0.5  # a trailing partial window is kept if it covers this fraction
+
+    @property
+    def window_s(self) -> float:
+        return self.num_frames / self.fps
+
+
+@dataclass(frozen=True)
+class Window:
+    start_s: float
+    end_s: float
+    clip: Clip
+
+
+def _sample_times(timed_frames, fps: float) -> Iterator[tuple[float, np.ndarray]]:
+    """Resample a (t, frame) stream to a regular grid: each grid time takes the latest frame at or
+    before it. Yields (grid_time, frame); the last frame is held for its nominal duration."""
+    step = 1.0 / fps
+    prev_t = prev_f = None
+    t0 = None
+    k = 0
+    last_dt = step
+    for t, f in timed_frames:
+        if t0 is None:
+            t0 = t
+        if prev_f is not None:
+            last_dt = max(t - prev_t, 1e-6)
+            while t0 + k * step < t - 1e-6:
+                yield k * step, prev_f
+                k += 1
+        prev_t, prev_f = t, f
+    if prev_f is not None:
+        end = prev_t + last_dt
+        while t0 + k * step < end - 1e-6:
+            yield k * step, prev_f
+            k += 1
+
+
+def _finish(frames: list[np.ndarray], spec: WindowSpec, n_windows: int, meta: dict) -> Clip:
+    """One H.264 round-trip for a run of windows (normalize fixes size, count and codec history)."""
+    clip = Clip(np.stack(frames), fps=spec.fps, meta=meta)
+    return normalize(clip, size=spec.size, fps=spec.fps, num_frames=n_windows * spec.num_frames, crf=spec.crf)
+
+
+def _windows_from_grid(grid, spec: WindowSpec, meta: dict) -> Iterator[Window]:
+    n, per_chunk = spec.num_frames, spec.num_frames * spec.chunk
+    buf: list[np.ndarray] = []
+    start = 0.0
+    emitted = 0
+    limit = spec.max_windows
+
+    def flush(frames: list[np.ndarray], n_win: int, start_s: float):
+        norm = _finish(frames, spec, n_win, meta)
+        for i in range(n_win):
+            s = start_s + i * spec.window_s
+            frames_i = norm.frames[i * n : (i + 1) * n]
+            yield Window(s, s + spec.window_s, norm.replace(frames=frames_i, window_start_s=s))
+
+    for t, f in grid:
+        if not buf:
+            start = t
+        buf.append(f)
+        room = per_chunk if limit is None else min(per_chunk, (limit - emitted) * n)
+        if len(buf) >= room:
+            n_win = len(buf) // n
+            yield from flush(buf, n_win, start)
+            emitted += n_win
+            buf = []
+            if limit is not None and emitted >= limit:
+                return
+    if buf:
+        full, rest = divmod(len(buf), n)
+        if full:
+            yield from flush(buf[: full * n], full, start)
+            emitted += full
+        tail = buf[full * n :]
+        if tail and (emitted == 0 or len(tail) >= spec.min_fill * n):
+            # normalize extends a short tail (play back and forth) to a full window.
+            s = start + full * spec.window_s
+            norm = normalize(Clip(np.stack(tail), fps=spec.fps, meta=meta), size=spec.size, fps=spec.fps,
+                             num_frames=n, crf=spec.crf)
+            yield Window(s, s + len(tail) / spec.fps, norm.replace(window_start_s=s))
+
+
+def clip_duration(clip: Clip) -> float:
+    return clip.num_frames / clip.fps
+
+
+def iter_windows(src, spec: WindowSpec = WindowSpec(), *, limits: Limits = DEFAULT_LIMITS,
+                 src_fps: float | None = None) -> Iterator[Window]:
+    """Normalised windows of a Clip, a path, bytes or a binary file object, in time order."""
+    if isinstance(src, Clip):
+        times = np.arange(src.num_frames) / src.fps
+        grid = _sample_times(zip(times, src.frames, strict=True), spec.fps)
+        yield from _windows_from_grid(grid, spec, dict(src.meta))
+        return
+    if src_fps is None:
+        src_fps = probe(src, limits=limits).fps
+        if hasattr(src, "seek"):
+            src.seek(0)
+    # Decode every stride-th frame only (colour conversion is the costly part), keeping >= fps.
+    stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
+    max_frames = None if spec.max_windows is None else int(
+        np.ceil((spec.max_windows * spec.window_s + 1.0) * src_fps / stride))
+    frames = iter_frames(src, stride=stride, size=spec.size, max_frames=max_frames, limits=limits)
+    grid = _sample_times(frames, spec.fps)
+    yield from _windows_from_grid(grid, spec, {})
+
+
+def rewindable(src):
+    """Bytes-like and seekable file objects can be read twice (probe, then decode); others are
+    read into memory once. Paths pass through."""
+    if isinstance(src, (str, os.PathLike, bytes, bytearray, memoryview, Clip)):
+        return src
+    try:
+        pos = src.tell()
+        src.seek(pos)
+        return _Rewind(src, pos)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return src.read()
+
+
+class _Rewind(io.RawIOBase):
+    """A view of a seekable binary file that starts at its current position for each reader."""
+
+    def __init__(self, f, pos: int):
+        self._f, self._pos0 = f, pos
+        self.name = getattr(f, "name", None) or "<file object>"
+        f.seek(pos)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._f.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            return self._f.seek(self._pos0 + offset) - self._pos0
+        return self._f.seek(offset, whence) - self._pos0
+
+    def tell(self) -> int:
+        return self._f.tell() - self._pos0
