@@ -106,6 +106,9 @@ def _open(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.
     try:
         container = av.open(target, mode="r", options=_PROBE_OPTIONS, metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
+        kind = _sniff_container(src)
+        if kind:
+            raise CorruptVideoError(f"{name}: looks like {kind} but is truncated or damaged ({exc.strerror})") from exc
         raise NotAVideoError(f"{name}: not a video (no known container format could read it)") from exc
     except av.error.FFmpegError as exc:
         raise CorruptVideoError(f"{name}: FFmpeg rejected its header, damaged or invalid ({exc.strerror or exc})") from exc
@@ -138,6 +141,31 @@ def _open(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.
     except BaseException:
         container.close()
         raise
+
+
+def _sniff_container(src: Source) -> str | None:
+    """Name the container a file's first bytes announce, to tell damaged videos from non-videos."""
+    try:
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            head = bytes(src[:16])
+        elif isinstance(src, (str, os.PathLike)):
+            with open(src, "rb") as f:
+                head = f.read(16)
+        else:
+            with _rewound(src):
+                src.seek(0)
+                head = src.read(16)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
+        return "an MP4/MOV file"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "a Matroska/WebM file"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "an AVI file"
+    if head[:4] == b"GIF8":
+        return "a GIF file"
+    return None
 
 
 def _duration_s(container, stream) -> float | None:

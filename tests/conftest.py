@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidprov import Clip
+from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+
+HAVE_DATA = DEFAULT_SHARED_MANIFEST.exists()
+needs_data = pytest.mark.skipif(not HAVE_DATA, reason=f"shared data not found at {DEFAULT_SHARED_MANIFEST.parent}")
+
+
+def moving_clip(t: int = 12, h: int = 48, w: int = 64, fps: float = 10.0, seed: int = 0) -> Clip:
+    """A smooth coloured pattern that moves: compresses like real video, unlike noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    frames = np.empty((t, h, w, 3), np.uint8)
+    for i in range(t):
+        for c in range(3):
+            v = 128 + 90 * np.sin((xx + 2 * i) / (6 + 3 * c) + phase[c]) * np.cos((yy - i) / (7 + c))
+            frames[i, :, :, c] = np.clip(v, 0, 255)
+    return Clip(frames, fps=fps, meta={"source": "synthetic"})
+
+
+@pytest.fixture
+def clip() -> Clip:
+    return moving_clip()
