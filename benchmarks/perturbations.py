@@ -1,7 +1,9 @@
 """Perturbations on Clips: the degradations a video meets between a generator and a detector.
 
 Each perturbation is a small frozen object; calling it returns a new Clip and never edits the
-input. Randomness comes only from the seed, so the same (clip, seed) gives the same output:
+input. Randomness comes only from the seed, so the same (clip, seed) gives the same output, with
+one exception: libx264 in this FFmpeg build is not bit-exact from run to run (even on one thread,
+any preset but ultrafast), so H.264 outputs vary by a fraction of the compression error itself:
 
     p = get("chain:crop_0.8+h264_crf30")     # build by name (unknown names list the valid ones)
     out = p(clip, seed=7)                     # seed: per clip, e.g. from its hash

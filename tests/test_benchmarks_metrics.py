@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+
 from vidprov.benchmarks import metrics as M
 
 
