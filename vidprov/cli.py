@@ -85,11 +85,13 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports/demo"),
     data: Annotated[Path | None, typer.Option("--data", help="MANIFEST.csv of the shared data (default ../shared/data).")] = None,
     quick: Annotated[bool, typer.Option("--quick/--full", help="Fewer clips per step.")] = True,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated steps to run (core always runs).")] = None,
 ) -> None:
     """The end-to-end main job: read clips, and run every component's demo step, into a report folder."""
     from vidprov.demo import run_demo
 
-    run_demo(out=out, data=data, quick=quick, console=console)
+    steps = None if only is None else [s.strip() for s in only.split(",") if s.strip()]
+    run_demo(out=out, data=data, quick=quick, console=console, only=steps)
 
 
 @bench.command("io")
@@ -124,7 +126,8 @@ _register_components()
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
+        sys.exit(rc if isinstance(rc, int) else 0)
     except VidprovError as exc:
         if _state["debug"]:
             raise
@@ -136,9 +139,8 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click's usage errors and anything unforeseen
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer vendors click (typer._click) in recent releases: recognise ClickException by its interface
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(2)
         if _state["debug"]:

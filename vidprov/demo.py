@@ -80,10 +80,13 @@ def core_step(ctx: DemoContext) -> None:
     ctx.section("Clips found", _md_table(["clip", "label", "container", "codec", "size", "fps", "s", "frames"], rows))
 
 
-def run_demo(*, out: Path, data: Path | None, quick: bool, console: Console) -> DemoContext:
+def run_demo(*, out: Path, data: Path | None, quick: bool, console: Console,
+             only: list[str] | None = None) -> DemoContext:
     out.mkdir(parents=True, exist_ok=True)
     manifest = None
     shared = data or DEFAULT_SHARED_MANIFEST
+    if data is not None and not Path(data).exists():
+        raise VidprovError(f"{data}: no such manifest")
     if Path(shared).exists():
         manifest = Manifest.read(shared)
         console.print(f"shared data: {manifest}")
@@ -95,7 +98,12 @@ def run_demo(*, out: Path, data: Path | None, quick: bool, console: Console) -> 
     ctx = DemoContext(out=out, console=console, quick=quick, real_paths=real, manifest=manifest)
     timings = {}
     steps = [("core", core_step)]
+    known = [m.split(".")[1] for m in STEP_MODULES]
+    if only is not None and set(only) - {"core", *known}:
+        raise VidprovError(f"unknown demo steps {sorted(set(only) - {'core', *known})}; valid: core, {', '.join(known)}")
     for mod in STEP_MODULES:
+        if only is not None and mod.split(".")[1] not in only:
+            continue
         try:
             steps.append((mod.split(".")[1], importlib.import_module(mod).demo_step))
         except ModuleNotFoundError as exc:

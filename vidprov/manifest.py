@@ -133,7 +133,7 @@ class Manifest:
                 rel = f.relative_to(label_dir)
                 generator = rel.parts[0] if label == "generated" and len(rel.parts) > 1 else ""
                 inner = rel.parts[1:-1] if generator else rel.parts[:-1]
-                group = "/".join((label, generator, *inner)) if inner else str(f.relative_to(folder))
+                group = "/".join(p for p in (label, generator, *inner) if p) if inner else str(f.relative_to(folder))
                 rows.append({"path": str(f.relative_to(folder)), "label": label, "generator": generator, "group": group})
         if not rows:
             raise ManifestError(f"{folder}: no videos found under real/ or generated/<generator>/")
