@@ -1,0 +1,190 @@
+"""The feature detector: hand-crafted temporal/frequency(/latent) features -> gradient boosting ->
+calibration fitted on group-cross-validated (out-of-fold) scores."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from vidprov.clip import Clip
+from vidprov.detector.features import FeatureConfig, extract, family_of, to_matrix
+from vidprov.detector.latent import load_vae
+from vidprov.detector.persist import load_folder, save_folder
+from vidprov.detector.registry import register
+from vidprov.detector.trees import (
+    LinearModel,
+    TreeEnsemble,
+    calibrator_from_state,
+    calibrator_state,
+    fit_calibrator,
+)
+from vidprov.detector.windowed import WindowedDetector, WindowScore
+
+log = logging.getLogger(__name__)
+
+
+@register("features")
+class FeatureDetector(WindowedDetector):
+    """classifier: 'gb' (GradientBoostingClassifier) or 'logreg' (standardised logistic regression).
+    calibration: 'isotonic' or 'sigmoid', fitted on out-of-fold scores of `cv` group folds."""
+
+    def __init__(self, classifier: str = "gb", n_estimators: int = 300, max_depth: int = 2,
+                 learning_rate: float = 0.05, subsample: float = 0.8, C: float = 0.3,
+                 calibration: str = "isotonic", cv: int = 5,
+                 families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
+                 vae_family: str | None = None, window_size: int = 256, window_fps: float = 8.0,
+                 window_frames: int = 16, crf: int | None = 23, max_windows: int = 4, seed: int = 0):
+        self.classifier = classifier
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.C = C
+        self.calibration = calibration
+        self.cv = cv
+        self.families = families
+        self.exclude = exclude
+        self.vae_family = vae_family
+        self.window_size = window_size
+        self.window_fps = window_fps
+        self.window_frames = window_frames
+        self.crf = crf
+        self.max_windows = max_windows
+        self.seed = seed
+
+    # -- features ----------------------------------------------------------------------
+    @property
+    def feature_config(self) -> FeatureConfig:
+        return FeatureConfig(families=tuple(self.families), vae_family=self.vae_family, exclude=tuple(self.exclude))
+
+    def _reconstruct(self):
+        if "latent" not in self.families:
+            return None
+        if getattr(self, "_vae", None) is None:
+            found = load_vae(self.vae_family)
+            if found is None:
+                from vidprov.detector.persist import DetectorFileError
+
+                raise DetectorFileError("this detector uses latent features but no vidprov VAE is available")
+            self._vae = found[1]
+        return self._vae
+
+    def window_features(self, windows: Sequence[Clip]) -> list[dict[str, float]]:
+        rec = self._reconstruct()
+        return [extract(w, self.feature_config, rec) for w in windows]
+
+    # -- training ----------------------------------------------------------------------
+    def fit(self, clips: Sequence[Clip], y, groups=None) -> FeatureDetector:
+        y = self._check_fit_input(clips, y)
+        groups = np.arange(len(clips)) if groups is None else np.asarray(groups)
+        rows, yw, gw = [], [], []
+        for clip, label, g in zip(clips, y, groups, strict=True):
+            feats = self.window_features([w.clip for w in self.clip_windows(clip)])
+            rows += feats
+            yw += [label] * len(feats)
+            gw += [g] * len(feats)
+        names = sorted(rows[0])
+        return self.fit_features(to_matrix(rows, names), np.array(yw), np.array(gw), names)
+
+    def _fit_raw(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray):
+        if self.classifier == "gb":
+            from sklearn.ensemble import GradientBoostingClassifier
+
+            gb = GradientBoostingClassifier(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                                            learning_rate=self.learning_rate, subsample=self.subsample,
+                                            random_state=self.seed).fit(x, y, sample_weight=sample_weight)
+            return TreeEnsemble.from_sklearn(gb), gb.feature_importances_
+        if self.classifier == "logreg":
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.preprocessing import StandardScaler
+
+            sc = StandardScaler().fit(x)
+            lr = LogisticRegression(C=self.C, max_iter=2000).fit(sc.transform(x), y, sample_weight=sample_weight)
+            model = LinearModel.from_sklearn(sc, lr)
+            return model, np.abs(model.coef) / (np.abs(model.coef).sum() + 1e-12)
+        raise ValueError(f"classifier must be 'gb' or 'logreg', got {self.classifier!r}")
+
+    @staticmethod
+    def _balance(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Weights giving each class equal total mass and each group within a class equal mass,
+        so a long real clip with many windows or a big group cannot dominate."""
+        w = np.ones(len(y))
+        for c in (0, 1):
+            in_c = y == c
+            gs, counts = np.unique(groups[in_c], return_counts=True)
+            per = dict(zip(gs, 1.0 / counts, strict=True))
+            w[in_c] = [per[g] for g in groups[in_c]]
+            w[in_c] *= len(y) / 2 / w[in_c].sum()
+        return w
+
+    def fit_features(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: Sequence[str]) -> FeatureDetector:
+        """Fit on a precomputed window-feature matrix (the training command caches features)."""
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.int64), np.asarray(groups)
+        weights = self._balance(y, groups)
+        n_splits = min(self.cv, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
+        oof = np.full(len(y), np.nan)
+        if n_splits >= 2:
+            folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
+            for tr, te in folds.split(x, y, groups):
+                model, _ = self._fit_raw(x[tr], y[tr], weights[tr])
+                oof[te] = model.raw(x[te])
+        self.model_, imp = self._fit_raw(x, y, weights)
+        if np.isnan(oof).any():  # too few groups for cross-validation: calibrate in-sample
+            oof = self.model_.raw(x)
+        self.calibrator_ = fit_calibrator(self.calibration, oof, y)
+        self.oof_scores_ = oof
+        self.feature_names_ = list(names)
+        self.importances_ = {n: float(v) for n, v in zip(names, imp, strict=True)}
+        return self
+
+    # -- scoring -----------------------------------------------------------------------
+    def proba_features(self, x: np.ndarray) -> np.ndarray:
+        return self.calibrator_(self.model_.raw(np.asarray(x, np.float64)))
+
+    def window_proba(self, windows: Sequence[Clip]) -> np.ndarray:
+        return self.proba_features(to_matrix(self.window_features(windows), self.feature_names_))
+
+    def score_windows(self, windows, explain: int = 0) -> list[WindowScore]:
+        rows = self.window_features([w.clip for w in windows])
+        x = to_matrix(rows, self.feature_names_)
+        probs = self.proba_features(x)
+        out = []
+        for w, p, xi in zip(windows, probs, x, strict=True):
+            drivers = []
+            if explain:
+                contrib = self.model_.contributions(xi)
+                top = np.argsort(-np.abs(contrib))[:explain]
+                drivers = [(self.feature_names_[j], float(contrib[j])) for j in top]
+            out.append(WindowScore(w.start_s, w.end_s, float(p), drivers))
+        return out
+
+    def family_importance(self) -> dict[str, float]:
+        fam: dict[str, float] = {}
+        for n, v in self.importances_.items():
+            fam[family_of(n)] = fam.get(family_of(n), 0.0) + v
+        return fam
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, folder) -> None:
+        cal_meta, cal_tensors = calibrator_state(self.calibrator_, "cal")
+        tensors = {**self.model_.tensors("model"), **cal_tensors}
+        config = {"params": self.get_params(), "feature_names": self.feature_names_,
+                  "model": self.model_.json(), "calibrator": cal_meta, "importances": self.importances_}
+        save_folder(folder, "features", config, tensors)
+
+    @classmethod
+    def load(cls, folder) -> FeatureDetector:
+        config, tensors = load_folder(folder, "features")
+        params = config["params"]
+        params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
+        det = cls(**params)
+        model_cls = TreeEnsemble if params["classifier"] == "gb" else LinearModel
+        det.model_ = model_cls.from_saved(tensors, "model", config["model"])
+        det.calibrator_ = calibrator_from_state(config["calibrator"], tensors, "cal")
+        det.feature_names_ = list(config["feature_names"])
+        det.importances_ = dict(config["importances"])
+        return det
