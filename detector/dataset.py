@@ -50,7 +50,8 @@ def _save_npz(path: Path, **arrays) -> None:
 def clip_windows(path: Path, spec: WindowSpec, cache: Path, augment: int, seed: int) -> dict[str, np.ndarray]:
     """Windows of one file: frames (n, T, H, W, 3) uint8, start_s (n,), aug (n,) 0 = original."""
     st = path.stat()
-    f = cache / "windows" / f"{_key(str(path), st.st_size, st.st_mtime_ns, asdict(spec), augment, seed, AUG_VERSION if augment else 0)}.npz"
+    key = _key(str(path), st.st_size, st.st_mtime_ns, asdict(spec), augment, seed, AUG_VERSION if augment else 0)
+    f = cache / "windows" / f"{key}.npz"
     if f.exists():
         with np.load(f) as z:
             return {k: z[k] for k in z.files}
@@ -105,8 +106,8 @@ def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig,
     for path, sub in tqdm(list(table.groupby("abspath", sort=False)), desc="features", disable=not progress):
         p = Path(path)
         st = p.stat()
-        f = cache / "features" / f"{_key(str(p), st.st_mtime_ns, asdict(spec), asdict(config), augment, seed,
-                                      AUG_VERSION if augment else 0)}.json"
+        key = _key(str(p), st.st_mtime_ns, asdict(spec), asdict(config), augment, seed, AUG_VERSION if augment else 0)
+        f = cache / "features" / f"{key}.json"
         if f.exists():
             feats = json.loads(f.read_text())
         else:
