@@ -54,6 +54,11 @@ class FeatureDetector(WindowedDetector):
         self.max_windows = max_windows
         self.seed = seed
 
+    @classmethod
+    def tiny_kwargs(cls) -> dict:
+        """A seconds-fast configuration for contract tests."""
+        return dict(n_estimators=20, cv=2, window_size=32, window_frames=8, max_windows=1)
+
     # -- features ----------------------------------------------------------------------
     @property
     def feature_config(self) -> FeatureConfig:

@@ -39,6 +39,13 @@ class FusedDetector(WindowedDetector):
         self.max_windows = max_windows
         self.seed = seed
 
+    @classmethod
+    def tiny_kwargs(cls) -> dict:
+        """A seconds-fast configuration for contract tests."""
+        tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs()}
+        spec = dict(window_size=32, window_frames=8, max_windows=1)
+        return dict(member_params={k: {a: b for a, b in v.items() if a not in spec} for k, v in tiny.items()}, **spec)
+
     def _new_member(self, name: str):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")

@@ -85,6 +85,12 @@ class SpacetimeDetector(WindowedDetector):
         self.max_windows = max_windows
         self.seed = seed
 
+    @classmethod
+    def tiny_kwargs(cls) -> dict:
+        """A seconds-fast configuration for contract tests."""
+        return dict(arch="test_efficientnet", hidden=8, crop=32, train_frames=4, epochs=1, batch_size=4,
+                    device="cpu", window_size=32, window_frames=8, max_windows=1)
+
     # -- data --------------------------------------------------------------------------
     @staticmethod
     def to_luma(windows: Sequence[Clip]) -> np.ndarray:
