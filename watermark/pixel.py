@@ -254,3 +254,21 @@ def detect(clip: Clip, key, *, expected_payload: str | bytes | None = None, alph
     for batch in _batches(clip.frames, BATCH):
         folder.add_luma(luma(batch))
     return analyse(folder, k, expected_payload=expected_payload, alpha=alpha)
+
+
+def fold_file(path, *, max_frames: int | None = None, scales=SCALES, segment_s: float = 1.0) -> Folder:
+    """Fold a video file's luma (decoded without colour conversion), ready for `analyse` with any key."""
+    from vidprov.watermark.lumaread import iter_luma
+
+    folder = None
+    for fps, y in iter_luma(path, max_frames=max_frames):
+        if folder is None:
+            folder = Folder(y.shape[1], y.shape[2], fps, scales=scales, segment_s=segment_s)
+        folder.add_luma(y)
+    return folder
+
+
+def detect_file(path, key, *, expected_payload: str | bytes | None = None, alpha: float = DEFAULT_ALPHA,
+                max_frames: int | None = None) -> WatermarkResult:
+    """detect() on a video file, reading only its luma plane."""
+    return analyse(fold_file(path, max_frames=max_frames), key, expected_payload=expected_payload, alpha=alpha)
