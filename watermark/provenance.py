@@ -94,3 +94,25 @@ def verify(path: str | os.PathLike, *, keys=None, trust=(), max_frames: int | No
         wm = detect_any(path, keys, max_frames=max_frames)
     state = credentials.read_credentials(path, trust=list(trust))
     return ProvenanceReport(str(path), state, wm, latent, finding(state, wm, latent))
+
+
+def protect(clip, out: str | os.PathLike, claims: credentials.Claims | None = None, *, key=None,
+            payload: str | bytes | None = None, crf: int = 18) -> Path:
+    """Mark clip with the pixel watermark (default: the per-user key), write it as mp4 and sign it.
+
+    The manifest's soft-binding assertion names the key id and payload of the mark. Returns out.
+    """
+    import tempfile
+
+    import vidprov
+
+    k = as_key(key) if key is not None else default_key()
+    marked = pixel.embed(clip, k, payload)
+    claims = claims or credentials.Claims()
+    claims.watermark_key_id = k.key_id
+    claims.watermark_payload = marked.meta["watermark_payload"]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".protect.") as tmp:
+        plain = vidprov.write_video(marked, Path(tmp) / "marked.mp4", crf=crf)
+        return credentials.sign(plain, out, claims)
