@@ -1,1 +1,35 @@
-"""vidprov.generator"""
+"""vidprov.generator: latent spacetime diffusion video models (Wan and LTX families) trained here.
+
+    gen = vidprov.generator.load("wan")            # or "ltx", or a diffusers pipeline folder
+    clip = gen("cars on a street at night", seed=0)  # a Clip with generation metadata
+    clip = vidprov.generator.generate("a person signing", model="ltx", seed=1)
+    vae = vidprov.generator.load_vae("ltx"); z = vae.encode(clip); rec = vae.reconstruct(clip)
+
+See video_generator.py for the interface a latent watermark uses (initial noise, prompt encoding,
+velocity prediction, latent encode/decode). Heavy imports (torch, diffusers) happen on first use.
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "VideoGenerator": "vidprov.generator.video_generator",
+    "load": "vidprov.generator.video_generator",
+    "generate": "vidprov.generator.video_generator",
+    "ModelNotFoundError": "vidprov.generator.video_generator",
+    "GenerationError": "vidprov.generator.video_generator",
+    "WEIGHTS_DIR": "vidprov.generator.video_generator",
+    "load_vae": "vidprov.generator.vae",
+    "VAEHandle": "vidprov.generator.vae",
+    "FAMILIES": "vidprov.generator.models",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vidprov.generator' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -1,0 +1,116 @@
+"""Family glue around diffusers' WanPipeline and LTXPipeline.
+
+Training, sampling and latent inversion (Tree-Ring style watermark detection) must see exactly the
+same prompt encoding, latent layout and timestep scale, so they all go through the helpers here:
+`encode_prompt` (tokens -> embeddings + mask), `predict_velocity` (flow-matching velocity of a
+normalised latent (B, C, t, h, w) at a timestep on the 0-1000 scale), and `assemble` (modules ->
+diffusers pipeline, saved and loaded with save_pretrained/from_pretrained).
+
+Latents are normalised per channel with statistics stored in the VAE itself (Wan: config
+latents_mean/latents_std; LTX: the latents_mean/latents_std buffers), which is where the diffusers
+pipelines read them from when decoding.
+"""
+
+from __future__ import annotations
+
+import torch
+
+FPS = 8.0  # training clips are sampled at 8 fps; LTX's RoPE time scale depends on it
+MAX_TOKENS = 16  # prompt length (tokens) of the tiny text encoder
+
+
+def family_of(pipe) -> str:
+    name = type(pipe).__name__
+    if name.startswith("Wan"):
+        return "wan"
+    if name.startswith("LTX"):
+        return "ltx"
+    return name
+
+
+def make_scheduler(shift: float = 1.0):
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    # 80-token latents are far below the sequence lengths that motivate a timestep shift.
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift, use_dynamic_shifting=False)
+
+
+def assemble(family: str, *, vae, transformer, text_encoder, tokenizer, scheduler=None):
+    from diffusers import LTXPipeline, WanPipeline
+
+    cls = WanPipeline if family == "wan" else LTXPipeline
+    return cls(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae,
+               scheduler=scheduler or make_scheduler())
+
+
+def encode_prompt(pipe, prompts: list[str], *, device=None, max_tokens: int = MAX_TOKENS):
+    """-> (embeddings (B, L, D), attention mask (B, L) bool). Differentiable (used in training)."""
+    device = device or pipe.text_encoder.device
+    if family_of(pipe) == "ltx":
+        emb, mask = pipe._get_t5_prompt_embeds(prompts, max_sequence_length=max_tokens, device=device)
+        return emb, mask
+    emb = pipe._get_t5_prompt_embeds(prompts, max_sequence_length=max_tokens, device=device)
+    # Wan zeroes the padded positions itself and attends to all of them; the mask is informational.
+    mask = emb.abs().sum(-1) > 0
+    return emb, mask
+
+
+def latent_shape(pipe, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """(C, t, h, w) of the normalised latent for a clip of that size."""
+    vae = pipe.vae
+    if family_of(pipe) == "wan":
+        ts, ss, c = vae.config.scale_factor_temporal, vae.config.scale_factor_spatial, vae.config.z_dim
+    else:
+        ts, ss, c = vae.temporal_compression_ratio, vae.spatial_compression_ratio, vae.config.latent_channels
+    return c, (num_frames - 1) // ts + 1, height // ss, width // ss
+
+
+def predict_velocity(pipe, latents: torch.Tensor, timestep: torch.Tensor, emb: torch.Tensor, mask: torch.Tensor,
+                     fps: float = FPS) -> torch.Tensor:
+    """Velocity (noise - data) predicted for latents (B, C, t, h, w) at timestep (B,) in [0, 1000]."""
+    tr = pipe.transformer
+    if family_of(pipe) == "wan":
+        return tr(hidden_states=latents, timestep=timestep, encoder_hidden_states=emb, return_dict=False)[0]
+    from diffusers import LTXPipeline
+
+    b, c, t, h, w = latents.shape
+    p, pt = tr.config.patch_size, tr.config.patch_size_t
+    packed = LTXPipeline._pack_latents(latents, p, pt)  # b c t h w -> b (t h w) c
+    rope = (pipe.vae_temporal_compression_ratio / fps, pipe.vae_spatial_compression_ratio,
+            pipe.vae_spatial_compression_ratio)
+    out = tr(hidden_states=packed, encoder_hidden_states=emb, timestep=timestep, encoder_attention_mask=mask,
+             num_frames=t, height=h, width=w, rope_interpolation_scale=rope, return_dict=False)[0]
+    return LTXPipeline._unpack_latents(out, t, h, w, p, pt)
+
+
+def set_latent_stats(vae, family: str, mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Store per-channel latent statistics where the diffusers pipelines read them."""
+    if family == "wan":
+        vae.register_to_config(latents_mean=[float(v) for v in mean], latents_std=[float(v) for v in std])
+    else:
+        vae.latents_mean.copy_(mean)
+        vae.latents_std.copy_(std)
+
+
+def get_latent_stats(vae, family: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if family == "wan":
+        return torch.tensor(vae.config.latents_mean), torch.tensor(vae.config.latents_std)
+    return vae.latents_mean.detach().cpu().clone(), vae.latents_std.detach().cpu().clone()
+
+
+@torch.no_grad()
+def encode_latents(vae, family: str, x: torch.Tensor) -> torch.Tensor:
+    """Pixels (B, 3, T, H, W) in [-1, 1] -> normalised latents (posterior mode)."""
+    z = vae.encode(x.to(vae.device, vae.dtype)).latent_dist.mode()
+    mean, std = get_latent_stats(vae, family)
+    shape = (1, -1, 1, 1, 1)
+    return (z - mean.view(shape).to(z)) / std.view(shape).to(z)
+
+
+@torch.no_grad()
+def decode_latents(vae, family: str, latents: torch.Tensor) -> torch.Tensor:
+    """Normalised latents -> pixels (B, 3, T, H, W) in [-1, 1]."""
+    mean, std = get_latent_stats(vae, family)
+    shape = (1, -1, 1, 1, 1)
+    z = latents.to(vae.device, vae.dtype) * std.view(shape).to(vae.device, vae.dtype) + mean.view(shape).to(vae.device, vae.dtype)
+    return vae.decode(z).sample
