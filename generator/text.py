@@ -19,7 +19,7 @@ def words(text: str) -> list[str]:
 
 
 def build_tokenizer(captions: Iterable[str], max_length: int = 16):
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
 
@@ -28,7 +28,7 @@ def build_tokenizer(captions: Iterable[str], max_length: int = 16):
         vocab.setdefault(w, len(vocab))
     tok = Tokenizer(WordLevel(vocab, unk_token=UNK))
     # Lower-case and drop punctuation so "Cars, at night!" and "cars at night" tokenise alike.
-    tok.normalizer = normalizers.Sequence([normalizers.Lowercase(), normalizers.Replace(r"[^a-z0-9 ]", " ")])
+    tok.normalizer = normalizers.Sequence([normalizers.Lowercase(), normalizers.Replace(Regex(r"[^a-z0-9 ]"), " ")])
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.post_processor = processors.TemplateProcessing(single=f"$A {EOS}", special_tokens=[(EOS, 1)])
     return PreTrainedTokenizerFast(

@@ -207,7 +207,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         history["train"].append((step, loss.item()))
         if dist.main and step % cfg.eval_every == 0:
             last_psnr = evaluate()
-        bar.set_postfix(loss=f"{float(loss):.4f}", l1=f"{float(parts['l1']):.4f}", psnr=f"{last_psnr:.2f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}", l1=f"{parts['l1'].item():.4f}", psnr=f"{last_psnr:.2f}")
         bar.update(1)
         if dist.main and time.time() - last_ckpt > cfg.ckpt_every_s:
             cpu_s += time.process_time() - cpu0

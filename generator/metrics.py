@@ -1,0 +1,82 @@
+"""Sample-quality measures for generated clips vs held-out real clips (all on uint8 (T, H, W, 3) clips).
+
+- warping error: mean |frame[t] - warp(frame[t+1] by Farneback flow t->t+1)| in [0, 255] units;
+  low = temporally consistent (content moves rather than flickers).
+- sharpness: mean variance of the Laplacian of the grey frames.
+- motion: mean |frame[t+1] - frame[t]|.
+- Fréchet distance in a fixed, documented 26-dim hand-crafted feature space (`clip_features`): RGB
+  mean/std (6), mean saturation (1), log sharpness (1), log power in 8 radial spatial-frequency bands (8),
+  log motion mean/std (2), log warping error (1), grey histogram in 7 bins (7). No learned network: no
+  pretrained weights may be downloaded here, and a fixed feature space keeps numbers comparable across runs.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import linalg
+
+
+def _grey(frames: np.ndarray) -> np.ndarray:
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
+
+
+def warping_error(frames: np.ndarray) -> float:
+    g = _grey(frames)
+    if len(g) < 2:
+        return 0.0
+    h, w = g.shape[1:]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    errs = []
+    for a, b, fa, fb in zip(g[:-1], g[1:], frames[:-1], frames[1:], strict=True):
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 3, 5, 1.1, 0)
+        warped = cv2.remap(fb, xx + flow[..., 0], yy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        errs.append(np.abs(warped.astype(np.float32) - fa.astype(np.float32)).mean())
+    return float(np.mean(errs))
+
+
+def sharpness(frames: np.ndarray) -> float:
+    return float(np.mean([cv2.Laplacian(f, cv2.CV_32F).var() for f in _grey(frames)]))
+
+
+def motion(frames: np.ndarray) -> float:
+    f = frames.astype(np.float32)
+    return float(np.abs(f[1:] - f[:-1]).mean()) if len(f) > 1 else 0.0
+
+
+def _spectrum_bands(g: np.ndarray, n: int = 8) -> np.ndarray:
+    p = np.abs(np.fft.fftshift(np.fft.fft2(g - g.mean(axis=(1, 2), keepdims=True)), axes=(1, 2))) ** 2
+    h, w = g.shape[1:]
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - h / 2, xx - w / 2) / (min(h, w) / 2)
+    edges = np.linspace(0, 1, n + 1)
+    return np.array([np.log(p[:, (r >= a) & (r < b)].mean() + 1e-6) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def clip_features(frames: np.ndarray) -> np.ndarray:
+    f = frames.astype(np.float32) / 255.0
+    hsv = np.stack([cv2.cvtColor(x, cv2.COLOR_RGB2HSV) for x in frames]).astype(np.float32)
+    g = _grey(frames)
+    diffs = np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3)) if len(f) > 1 else np.zeros(1)
+    hist = np.histogram(g, bins=7, range=(0, 255))[0] / g.size
+    return np.concatenate([
+        f.mean(axis=(0, 1, 2)), f.std(axis=(0, 1, 2)), [hsv[..., 1].mean() / 255.0],
+        [np.log(sharpness(frames) + 1e-3)], _spectrum_bands(g),
+        [np.log(diffs.mean() + 1e-4), np.log(diffs.std() + 1e-4)], [np.log(warping_error(frames) + 1e-3)], hist,
+    ]).astype(np.float64)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """Fréchet distance between Gaussians fitted to feature rows a (n, d) and b (m, d)."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1 = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
+    s2 = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def summarize(clips: list[np.ndarray]) -> dict[str, float]:
+    return {"warping_error": float(np.mean([warping_error(c) for c in clips])),
+            "sharpness": float(np.mean([sharpness(c) for c in clips])),
+            "motion": float(np.mean([motion(c) for c in clips]))}

@@ -1,0 +1,159 @@
+"""Generator sampling API on tiny, randomly initialised pipelines saved with save_pretrained (no downloads)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vidprov.clip import Clip
+from vidprov.generator.export import build_random_pipeline, save_pipeline
+from vidprov.generator.models import DiTConfig, TextConfig, VAEConfig
+from vidprov.generator.vae import load_vae
+from vidprov.generator.video_generator import (
+    GenerationError,
+    ModelNotFoundError,
+    VideoGenerator,
+    resolve_model,
+)
+from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+
+FAMILIES = ["wan", "ltx"]
+
+
+def tiny_pipeline(family: str):
+    torch.manual_seed(0)
+    vae = VAEConfig(family=family, channels=(8,) if family == "wan" else (8, 16, 16), latent_channels=4, layers_per_block=1)
+    dit = DiTConfig(family=family, num_layers=1, num_heads=2, head_dim=8, text_dim=16)
+    text = TextConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32, max_length=8)
+    return build_random_pipeline(family, vae=vae, dit=dit, text=text, captions=["a cat on grass", "cars on a road"])
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def saved(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(request.param) / "pipe"
+    save_pipeline(tiny_pipeline(request.param), path, settings={"size": 32, "num_frames": 5, "max_tokens": 8})
+    return request.param, path
+
+
+def test_roundtrip_loads_as_diffusers_pipeline_and_is_deterministic(saved):
+    family, path = saved
+    gen = VideoGenerator.load(path, device="cpu")
+    assert gen.family == family
+    assert type(gen.pipe).__name__ == ("WanPipeline" if family == "wan" else "LTXPipeline")
+    a = gen("a cat on grass", seed=3, steps=3)
+    b = gen("a cat on grass", seed=3, steps=3)
+    c = gen("a cat on grass", seed=4, steps=3)
+    assert a.frames.shape == (5, 32, 32, 3) and a.frames.dtype == np.uint8
+    assert np.array_equal(a.frames, b.frames)
+    assert not np.array_equal(a.frames, c.frames)
+    for key in ("model", "family", "checkpoint_hash", "prompt", "seed", "steps", "guidance", "scheduler"):
+        assert key in a.meta
+    assert a.meta["scheduler"] == "FlowMatchEulerDiscreteScheduler" and a.meta["seed"] == 3
+    assert len(a.meta["checkpoint_hash"]) == 16
+
+
+def test_explicit_latents_reproduce_the_seeded_noise(saved):
+    _, path = saved
+    gen = VideoGenerator.load(path, device="cpu")
+    z = gen.initial_noise(7, 5, 32, 32)
+    assert z.shape == (1, *gen.latent_shape(5, 32, 32))
+    by_seed = gen("cars on a road", seed=7, steps=2)
+    by_latents = gen("cars on a road", seed=0, steps=2, latents=z)
+    assert np.array_equal(by_seed.frames, by_latents.frames)
+    assert by_latents.meta["custom_latents"] is True
+    with pytest.raises(GenerationError, match="latents must have shape"):
+        gen("cars", steps=2, latents=torch.zeros(1, 4, 1, 1, 1))
+
+
+def test_inversion_pieces_have_consistent_shapes(saved):
+    _, path = saved
+    gen = VideoGenerator.load(path, device="cpu")
+    emb, mask = gen.encode_prompt("a cat")
+    z = gen.initial_noise(0, 5, 32, 32)
+    v = gen.predict_velocity(z, 500.0, emb, mask)
+    assert v.shape == z.shape and torch.isfinite(v).all()
+    # One Euler step of the scheduler is x + (sigma_next - sigma) * velocity: the convention inversion relies on.
+    gen.scheduler.set_timesteps(4)
+    t0 = gen.scheduler.timesteps[0]
+    stepped = gen.scheduler.step(v, t0, z, return_dict=False)[0]
+    s = gen.scheduler.sigmas
+    assert torch.allclose(stepped, z + (s[1] - s[0]) * v, atol=1e-5)
+    clip = gen("a cat", seed=1, steps=2)
+    lat = gen.encode_latents(clip)
+    assert lat.shape == z.shape
+    assert gen.decode_latents(lat).frames.shape == clip.frames.shape
+
+
+def test_bad_settings_raise_clear_errors(saved):
+    _, path = saved
+    gen = VideoGenerator.load(path, device="cpu")
+    with pytest.raises(GenerationError, match="4k\\+1"):
+        gen("a cat", num_frames=6, steps=1)
+    with pytest.raises(GenerationError, match="multiple of 16"):
+        gen("a cat", size=40, steps=1)
+    with pytest.raises(GenerationError, match="steps"):
+        gen("a cat", steps=0)
+
+
+def test_load_vae_pads_and_crops_back(saved):
+    _, path = saved
+    h = load_vae(path)
+    rng = np.random.default_rng(0)
+    clip = Clip(rng.integers(0, 255, (7, 30, 34, 3), dtype=np.uint8), fps=8)
+    z = h.encode(clip)
+    assert z.ndim == 5 and z.shape[0] == 1
+    assert h.decode(z).num_frames == 9  # padded to 4k+1
+    rec = h.reconstruct(clip)
+    assert rec.frames.shape == clip.frames.shape and rec.fps == clip.fps
+
+
+def test_unknown_models_are_refused(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="model_index.json"):
+        resolve_model(tmp_path)
+    with pytest.raises(ModelNotFoundError):
+        VideoGenerator.load(tmp_path / "nope")
+    with pytest.raises(ModelNotFoundError):
+        load_vae(tmp_path)
+
+
+def test_tokenizer_maps_unknown_words_to_unk():
+    from vidprov.generator.text import build_tokenizer
+
+    tok = build_tokenizer(["cars on a road"], max_length=6)
+    ids = tok(["Cars, on a ROAD!", "zebras on a road"], padding="max_length", max_length=6).input_ids
+    assert ids[0][:4] == [tok.convert_tokens_to_ids(w) for w in ("cars", "on", "a", "road")]
+    assert ids[1][0] == tok.unk_token_id and ids[1][1:4] == ids[0][1:4]
+    assert ids[0][4] == tok.eos_token_id and ids[0][5] == tok.pad_token_id
+
+
+def test_cli_generate_writes_mp4_and_sidecar(saved, tmp_path, monkeypatch, capsys):
+    from vidprov import cli, read_video
+
+    _, path = saved
+    out = tmp_path / "clip.mp4"
+    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--seed", "2",
+                                     "--steps", "2", "--out", str(out), "--json", "--device", "cpu"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["seed"] == 2 and side["prompt"] == "a cat" and side["frames"] == 5
+    assert read_video(out).num_frames == 5
+    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--frames", "6",
+                                     "--out", str(tmp_path / "bad.mp4"), "--device", "cpu"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 2
+    assert "4k+1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEFAULT_SHARED_MANIFEST.exists(), reason="needs ../shared/data (MANIFEST.csv)")
+def test_captions_cover_every_real_group():
+    from vidprov.generator.data import load_captions
+    from vidprov.manifest import Manifest
+
+    groups = set(Manifest.from_shared().where(label="real").df["group"])
+    assert groups <= set(load_captions())
