@@ -63,16 +63,12 @@ def luma(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def jnd_mask(y: np.ndarray) -> np.ndarray:
-    """Per-pixel strength (T, H, W): texture masking by local contrast, damped near black/white."""
-    out = np.empty_like(y)
-    for i, f in enumerate(y):
-        mu = cv2.blur(f, (5, 5))
-        var = cv2.blur(f * f, (5, 5)) - mu * mu
-        texture = np.clip(np.sqrt(np.maximum(var, 0.0)) * (1.0 / 4.0), 0.1, 4.0)
-        headroom = np.clip(np.minimum(mu, 255.0 - mu) * (1.0 / 24.0), 0.15, 1.0)
-        out[i] = texture * headroom
-    return out
+def jnd_mask(mu: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Per-pixel strength from the local mean and activity (tile.prefilter): texture masking (more
+    in busy areas, where H.264 also keeps detail), damped near black and white (clipping, visibility)."""
+    texture = np.clip(act * (1.0 / 3.2), 0.1, 4.0)
+    headroom = np.clip(np.minimum(mu, 255.0 - mu) * (1.0 / 24.0), 0.15, 1.0)
+    return texture * headroom
 
 
 def _tiles(coef: np.ndarray) -> np.ndarray:
@@ -120,30 +116,48 @@ def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, p
         if min(h, w) < tile.TILE:
             raise ValueError(f"frames of {h}x{w} are smaller than the {tile.TILE}-pixel watermark tile")
         y = luma(rgb)
-        mask = jnd_mask(y)
-        # fold(mask * repeat(w)) = w * fold(mask): dividing w by the folded mask makes the folded
-        # mark exactly the designed tile, however the strength varies over the frame.
-        residual, weight = tile.whiten(y)
-        mfold = tile.fold(mask * weight, tile.TILE).astype(np.float32)  # (B, P, P)
+        b = y.shape[0]
+        residual, mask = np.empty_like(y), np.empty_like(y)
+        weighted = np.empty_like(y)
+        for i in range(b):
+            res, mu, act = tile.prefilter(y[i])
+            residual[i] = res
+            # a finer activity for the mask keeps the mark off flat pixels next to edges
+            mask[i] = jnd_mask(mu, cv2.blur(cv2.absdiff(y[i], mu), (5, 5)))
+            weighted[i] = mask[i] / (act + tile.WHITEN_C)  # what the detector's weighting does to the mark
+        # fold(weighted * repeat(w)) = w * fold(weighted): dividing w by it makes the folded mark
+        # exactly the designed tile, however the strength varies over the frame.
+        mfold = tile.fold(weighted, tile.TILE)  # (B, P, P)
+        m2fold = tile.fold(mask * mask, tile.TILE)  # to get pixel RMS in the tile domain
         host = tile.coefficients(tile.fold(residual, tile.TILE), tile.TILE)  # (B, K)
         proj = host * np.conj(u)  # host along (real) and across (imag) each target direction
-        signal = mask * _repeat(unit_tile[None] / mfold, h, w)
-        sig_rms = np.sqrt(np.mean(signal * signal, axis=(1, 2)))
         # informed part: remove the host component against each target direction and across it
         fix = np.maximum(-proj.real, 0.0) - 1j * proj.imag
-        fix_tiles = _tiles(fix * u / gain[None, :]) / mfold
-        cancel_part = mask * _repeat(fix_tiles, h, w)
-        can_rms = np.sqrt(np.mean(cancel_part * cancel_part, axis=(1, 2)))
+        s_tile = unit_tile[None] / mfold
+        f_tile = _tiles(fix * u / gain[None, :]) / mfold
+        sig_rms = np.sqrt(np.mean(m2fold * s_tile**2, axis=(1, 2)))
+        can_rms = np.sqrt(np.mean(m2fold * f_tile**2, axis=(1, 2)))
         # the cancelling part may take what the signal leaves of the budget; the signal then takes
         # whatever the cancelling part did not need
         room = np.sqrt(max(1.0 - SIGNAL_SHARE**2, 0.0)) * budget
         c_scale = cancel * np.minimum(1.0, room / np.maximum(can_rms, 1e-9))
-        used = c_scale * can_rms
-        amp_final = np.sqrt(np.maximum(budget**2 - used**2, 0.0)) / np.maximum(sig_rms, 1e-9)
-        dy = (signal * amp_final[:, None, None].astype(np.float32)
-              + cancel_part * c_scale[:, None, None].astype(np.float32))
-        marked = rgb.astype(np.int16) + np.rint(dy).astype(np.int16)[..., None]
-        yield np.clip(marked, 0, 255).astype(np.uint8)
+        amp = np.sqrt(np.maximum(budget**2 - (c_scale * can_rms) ** 2, 0.0)) / np.maximum(sig_rms, 1e-9)
+        total = (amp[:, None, None] * s_tile + c_scale[:, None, None] * f_tile).astype(np.float32)
+        dy = mask * _repeat(total, h, w)
+        yield _add_luma(rgb, dy)
+
+
+def _add_luma(rgb: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """rgb (B, H, W, 3) uint8 + rounded dy (B, H, W) on every channel, saturating (OpenCV SIMD adds)."""
+    d = np.rint(dy)
+    up = np.clip(d, 0, 255).astype(np.uint8)
+    down = np.clip(-d, 0, 255).astype(np.uint8)
+    out = np.empty_like(rgb)
+    for i in range(rgb.shape[0]):
+        plus = cv2.cvtColor(up[i], cv2.COLOR_GRAY2RGB)
+        minus = cv2.cvtColor(down[i], cv2.COLOR_GRAY2RGB)
+        out[i] = cv2.subtract(cv2.add(rgb[i], plus), minus)
+    return out
 
 
 def _batches(frames, size: int) -> Iterator[np.ndarray]:
@@ -177,7 +191,7 @@ class Folder:
 
     def add_luma(self, y: np.ndarray) -> None:
         """y: float32 (B, H, W) luma of consecutive frames."""
-        hp, _ = tile.whiten(y)
+        hp = tile.whiten(y)
         for i in range(hp.shape[0]):
             seg = (self.n + i) // self.seg_len
             while len(self.counts) <= seg:
