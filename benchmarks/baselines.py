@@ -227,8 +227,14 @@ class ReconstructionError(_Calibrated1D):
 
     def frame_scores(self, clips) -> list[np.ndarray]:
         """Per-frame P(generated) with the clip-level calibration applied to each frame's error."""
+        return self.predict_with_frames(clips)[1]
+
+    def predict_with_frames(self, clips) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(predict_proba, frame_scores) from one pass of the VAE."""
         _check_clips(clips)
-        return [self._calibrate(np.log(1e-6 + e)) for e in self.frame_errors(clips)]
+        errors = self.frame_errors(clips)
+        p = self._calibrate(np.array([np.log(1e-6 + e.mean()) for e in errors]))
+        return np.stack([1 - p, p], axis=1), [self._calibrate(np.log(1e-6 + e)) for e in errors]
 
     def save(self, folder) -> None:
         params = {k: v for k, v in self.get_params().items() if k != "vae"}
@@ -383,8 +389,13 @@ class FrameCNN(ClipDetector):
         return out
 
     def predict_proba(self, clips):
-        p = np.array([f.mean() for f in self.frame_scores(clips)])
-        return np.stack([1 - p, p], axis=1)
+        return self.predict_with_frames(clips)[0]
+
+    def predict_with_frames(self, clips) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(predict_proba, frame_scores) from one forward pass."""
+        frames = self.frame_scores(clips)
+        p = np.array([f.mean() for f in frames])
+        return np.stack([1 - p, p], axis=1), frames
 
     def save(self, folder) -> None:
         tensors = {k: v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()}

@@ -163,27 +163,48 @@ def calibration_curve(y_true, y_prob, n_bins: int = 10) -> tuple[np.ndarray, np.
 
 
 def point_metrics(y_true, y_score, *, threshold: float = 0.5) -> dict[str, float]:
-    """Every metric in METRICS as a float (NaN where a class is missing). One ROC pass serves
-    AUC, EER and the TPRs, because the bootstrap calls this thousands of times."""
+    """Every metric in METRICS as a float (NaN where a class is missing)."""
     y, s = _check(y_true, y_score)
+    return _point_unchecked(y, s, threshold)
+
+
+def _point_unchecked(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
+    """point_metrics on validated arrays: one sort serves AUC, AP, EER and the TPRs, because the
+    bootstrap calls this thousands of times per report."""
     nan = float("nan")
     out = dict.fromkeys(("roc_auc", "average_precision", "eer", "tpr_at_fpr_1pct", "tpr_at_fpr_0.1pct"), nan)
-    if 0 < y.sum() < len(y):
-        fpr, tpr, _ = roc_curve(y, s)
-        fnr_gap = fpr - (1 - tpr)
-        i = int(np.argmax(fnr_gap >= 0))
-        if i == 0 or fnr_gap[i] == 0:
+    n_pos = int(y.sum())
+    if 0 < n_pos < len(y):
+        order = np.argsort(-s, kind="mergesort")
+        ys, ss = y[order], s[order]
+        last_of_tie = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]
+        tps = np.cumsum(ys)[last_of_tie]
+        fps = (last_of_tie + 1) - tps
+        tpr = np.r_[0.0, tps / n_pos]
+        fpr = np.r_[0.0, fps / (len(y) - n_pos)]
+        gap = fpr - (1 - tpr)
+        i = int(np.argmax(gap >= 0))
+        if i == 0 or gap[i] == 0:
             out["eer"] = float(fpr[i])
         else:
-            w = -fnr_gap[i - 1] / (fnr_gap[i] - fnr_gap[i - 1])
+            w = -gap[i - 1] / (gap[i] - gap[i - 1])
             out["eer"] = float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
-        out["roc_auc"] = float(np.trapezoid(tpr, fpr))
+        out["roc_auc"] = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
         out["tpr_at_fpr_1pct"] = float(tpr[fpr <= 0.01 + 1e-12].max())
         out["tpr_at_fpr_0.1pct"] = float(tpr[fpr <= 0.001 + 1e-12].max())
-        out["average_precision"] = average_precision(y, s)
-    out["accuracy"] = accuracy(y, s, threshold)
-    out["f1"] = f1(y, s, threshold)
-    out["ece"] = expected_calibration_error(y, s)
+        precision = tps / (last_of_tie + 1)
+        out["average_precision"] = float(np.sum(np.diff(np.r_[0.0, tps / n_pos]) * precision))
+    pred = s >= threshold
+    out["accuracy"] = float(np.mean(pred == (y == 1)))
+    denom = pred.sum() + n_pos
+    out["f1"] = float(2 * np.sum(pred & (y == 1)) / denom) if denom else 0.0
+    if s.min() < 0 or s.max() > 1:
+        out["ece"] = nan
+    else:
+        bins = np.minimum((s * 10).astype(np.int64), 9)
+        count = np.bincount(bins, minlength=10)
+        gap_b = np.abs(np.bincount(bins, weights=y, minlength=10) - np.bincount(bins, weights=s, minlength=10))
+        out["ece"] = float(gap_b[count > 0].sum() / len(s))
     return out
 
 
@@ -247,7 +268,7 @@ def evaluate(
     point = point_metrics(y, s, threshold=threshold)
     reps = np.full((n_boot, len(metrics)), np.nan)
     for b, idx in enumerate(bootstrap_indices(y, clip_ids, n_boot=n_boot, seed=seed)):
-        vals = point_metrics(y[idx], s[idx], threshold=threshold)
+        vals = _point_unchecked(y[idx], s[idx], threshold)
         reps[b] = [vals[m] for m in metrics]
     alpha = (1 - ci) / 2
     out = {}

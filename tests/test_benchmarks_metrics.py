@@ -28,6 +28,9 @@ def test_point_metrics_match_sklearn(data):
     assert pm["roc_auc"] == pytest.approx(M.roc_auc(y, s))
     assert pm["eer"] == pytest.approx(M.eer(y, s))
     assert pm["tpr_at_fpr_1pct"] == pytest.approx(M.tpr_at_fpr(y, s, 0.01))
+    assert pm["average_precision"] == pytest.approx(skm.average_precision_score(y, s))
+    assert pm["ece"] == pytest.approx(M.expected_calibration_error(y, s))
+    assert pm["f1"] == pytest.approx(skm.f1_score(y, s >= 0.5))
 
 
 def test_eer_and_tpr_on_known_cases():

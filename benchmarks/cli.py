@@ -1,0 +1,149 @@
+"""CLI: `vidprov bench detector` and `vidprov dataset index`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+dataset_app = typer.Typer(help="Data sets: build a Manifest from a folder or an existing manifest.", no_args_is_help=True)
+
+# --quick: small clips, few clips, fewer resamples, a short perturbation list; under 3 min on 2 cores.
+QUICK = {"size": 64, "max_clips": 90, "n_boot": 200, "perturbations": "quick", "detectors": "d3,frame_cnn"}
+FULL = {"size": 128, "n_boot": 1000, "perturbations": "grid", "detectors": "d3,aeroblade,frame_cnn"}
+
+
+def _read_manifest(path: Path):
+    from vidprov.manifest import Manifest, ManifestError
+
+    if path.is_dir():
+        for name in ("MANIFEST.csv", "manifest.csv", "manifest.parquet"):
+            if (path / name).is_file():
+                return Manifest.read(path / name)
+        return Manifest.from_folder(path)
+    if not path.exists():
+        raise ManifestError(f"{path}: no such manifest or folder")
+    return Manifest.read(path)
+
+
+@dataset_app.command("index")
+def dataset_index(
+    folder: Annotated[Path, typer.Argument(help="real/ + generated/<generator>/ folders, a folder holding MANIFEST.csv "
+                                                 "or manifest.csv (shared data, generate-dataset output), or a manifest file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Manifest to write (.csv or .parquet).")],
+    split: Annotated[bool, typer.Option("--split/--no-split", help="Add a group-aware train/test split column.")] = False,
+    test_size: Annotated[float, typer.Option(help="Test fraction for --split.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed for --split.")] = 0,
+) -> None:
+    """Build a Manifest (path, label, generator, group, split, source_format) from a data folder."""
+    from rich.table import Table
+
+    from vidprov.manifest import Manifest
+
+    m = _read_manifest(folder)
+    if m.root.resolve() != out.parent.resolve():
+        # Relative paths resolve against the manifest's folder: written elsewhere, make them absolute.
+        df = m.df.copy()
+        df["path"] = [str(m.abspath(p).resolve()) for p in df["path"]]
+        m = Manifest(df, root=out.parent)
+    if split:
+        m = m.group_split(test_size=test_size, seed=seed)
+    m.write(out)
+    table = Table("label", "clips", "groups", "generators", "formats")
+    for label, g in m.df.groupby("label"):
+        table.add_row(label, str(len(g)), str(g["group"].nunique()), str(g.loc[g["generator"] != "", "generator"].nunique()),
+                      ", ".join(f"{k}:{v}" for k, v in g["source_format"].value_counts().items()))
+    console.print(table)
+    console.print(f"{len(m)} clips -> {out}")
+
+
+def bench_detector(
+    data: Annotated[Path, typer.Option("--data", help="Manifest (or data folder) to train/test on.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for results, report and plots.")],
+    detectors: Annotated[str | None, typer.Option(help="Comma-separated registered detector names "
+                                                       "(default: d3,frame_cnn with --quick, else d3,aeroblade,frame_cnn).")] = None,
+    external: Annotated[list[str] | None, typer.Option("--external", help="External detector command with {list} and {out}; "
+                                                                          "repeatable.")] = None,
+    protocol: Annotated[str, typer.Option(help="in-dist | logo | cross | robust | all, or a comma list.")] = "in-dist,robust",
+    test_data: Annotated[Path | None, typer.Option("--test-data", help="Second manifest for the cross protocol.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: few small clips, short grid (< 3 min).")] = False,
+    size: Annotated[int | None, typer.Option(help="Normalised frame size (default 64 quick, 128 full).")] = None,
+    perturbations: Annotated[str | None, typer.Option(help="Robust grid: names, 'grid' or 'quick'.")] = None,
+    families: Annotated[str | None, typer.Option(help="logo: only these held-out families (comma list).")] = None,
+    max_clips: Annotated[int | None, typer.Option(help="Subsample the manifest to this many clips (by group).")] = None,
+    n_boot: Annotated[int | None, typer.Option(help="Bootstrap resamples for CIs.")] = None,
+    test_size: Annotated[float, typer.Option(help="Test fraction of the group split.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed for splits, bootstrap and perturbations.")] = 0,
+    cache: Annotated[Path | None, typer.Option(help="Cache folder (default OUT/cache): makes re-runs resume.")] = None,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (1 is fastest on a busy shared CPU).")] = 1,
+) -> None:
+    """Benchmark detectors: metrics with bootstrap CIs per protocol, perturbation, generator and format."""
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from vidprov.benchmarks.clipstore import NormConfig
+    from vidprov.benchmarks.harness import BenchConfig, run_benchmark
+    from vidprov.benchmarks.perturbations import parse_list
+    from vidprov.benchmarks.plugins import external as external_spec
+    from vidprov.benchmarks.plugins import registered
+    from vidprov.benchmarks.protocols import PROTOCOLS, subsample
+    from vidprov.benchmarks.report import summary_table, write_outputs
+
+    torch.set_num_threads(max(1, threads))
+    t0 = time.monotonic()
+    preset = QUICK if quick else FULL
+    manifest = _read_manifest(data)
+    clips_cap = max_clips if max_clips is not None else preset.get("max_clips")
+    if clips_cap:
+        manifest = subsample(manifest, clips_cap, seed=seed)
+    test_manifest = _read_manifest(test_data) if test_data else None
+    protos = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",") if p.strip()]
+    if "cross" in protos and test_manifest is None:
+        protos.remove("cross")
+        console.print("[yellow]cross protocol skipped: no --test-data[/yellow]")
+    names = [d.strip() for d in (detectors or preset["detectors"]).split(",") if d.strip()]
+    specs = [registered(n, quick=quick) for n in names]
+    specs += [external_spec(cmd, name=f"external{i + 1}" if len(external or []) > 1 else "external")
+              for i, cmd in enumerate(external or [])]
+    perts = tuple(p.name for p in parse_list(perturbations or preset["perturbations"]))
+    cfg = BenchConfig(norm=NormConfig(size=size or preset["size"]), protocols=tuple(protos), perturbations=perts,
+                      test_size=test_size, seed=seed, n_boot=n_boot if n_boot is not None else preset["n_boot"],
+                      logo_families=tuple(f.strip() for f in families.split(",")) if families else None)
+    console.print(f"{len(manifest)} clips {manifest.df['label'].value_counts().to_dict()}; detectors {names + ['external'] * len(external or [])}; "
+                  f"protocols {protos}; size {cfg.norm.size}")
+    cache_dir = cache or out / "cache"
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        result = run_benchmark(manifest, specs, cfg, test_manifest=test_manifest, cache_dir=cache_dir,
+                               progress=progress)
+    runtime = time.monotonic() - t0
+    command = "vidprov " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    config = {**cfg.to_dict(), "data": str(data), "test_data": str(test_data) if test_data else None,
+              "detectors": names, "external": external or [], "quick": quick, "max_clips": clips_cap,
+              "n_clips": len(manifest)}
+    files = write_outputs(result, out, config=config, runtime_s=runtime, command=command)
+    if not result.metrics.empty:
+        from rich.table import Table
+
+        summary = summary_table(result.metrics)
+        summary = summary[[c for c in ("detector", "protocol", "fold", "clips (gen/neg)", "AUC", "AP", "EER")
+                           if c in summary.columns]]
+        table = Table(*summary.columns, title="perturbation none, all test clips")
+        for row in summary.itertuples(index=False):
+            table.add_row(*map(str, row))
+        console.print(table)
+    for s in result.skipped:
+        if s.get("what") == "detector":
+            console.print(f"[yellow]skipped {s['detector']} on {s['protocol']}/{s['fold']}: {s['reason']}[/yellow]")
+    console.print(f"done in {runtime:.0f} s -> {files['report']}")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    bench.command("detector")(bench_detector)
+    app.add_typer(dataset_app, name="dataset")

@@ -1,0 +1,188 @@
+"""Evaluation protocols: which clips train a detector and which test it.
+
+Every protocol yields Folds (train rows, test rows, a name). Labels: 1 = generated; real camera
+clips and the hard negatives (label 'animation' / 'synthetic': human-made CGI, test cards) are 0.
+
+- in-dist: Manifest.group_split; no clip group in two splits.
+- logo (leave-one-generator-family-out): train on the train split minus one family's clips,
+  test on the test split's negatives plus every clip of the held-out family (which no training
+  clip shares a family with, so using all of them leaks nothing).
+- cross: train on manifest A (all of it), test on manifest B (all of it).
+- robust: the in-dist fold; the harness scores its test split under every perturbation.
+
+Thresholds (accuracy/F1 at 0.5 on the calibrated probability) come from training clips only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidprov.errors import VidprovError
+from vidprov.manifest import Manifest
+
+PROTOCOLS = ("in-dist", "logo", "cross", "robust")
+NEGATIVE_HARD = ("animation", "synthetic")
+
+# Lineage of the public generators in ../shared/data (and common others), for leave-one-family-out.
+# A family holds models that share weights or architecture (fine-tunes, distillations, plug-ins),
+# so holding out one member while training on its sibling would not test generalisation.
+GENERATOR_FAMILIES: dict[str, str] = {
+    # ModelScope T2V (VideoFusion UNet3D) and its descendants
+    "modelscope": "modelscope",
+    "zeroscope": "modelscope",       # fine-tune of ModelScope T2V
+    "instructvideo": "modelscope",   # reward fine-tune of ModelScope T2V
+    "motiondirector": "modelscope",  # motion LoRAs on ModelScope T2V
+    "videolcm": "modelscope",        # consistency distillation of ModelScope T2V
+    "tft2v": "modelscope",           # TF-T2V, same Alibaba codebase and UNet
+    "show1": "modelscope",           # pixel keyframes, but final frames from ZeroScope latent upscaling
+    # VideoCrafter and its descendants
+    "videocrafter": "videocrafter",
+    "dynamicrafter": "videocrafter",  # image animation built on VideoCrafter
+    "tooncrafter": "videocrafter",    # built on DynamiCrafter
+    "t2vturbo": "videocrafter",       # distilled from VideoCrafter2
+    # Stable Video Diffusion
+    "svd": "svd",
+    # AnimateDiff (SD 1.5 + motion module) and plug-ins
+    "animatediff": "animatediff",
+    "animatelcm": "animatediff",      # consistency-distilled AnimateDiff-style motion module
+    "pia": "animatediff",             # image animator plugged into AnimateDiff
+    # DiT video models in the Latte / Open-Sora line
+    "opensora": "opensora",
+    "opensoraplan": "opensora",       # Open-Sora-Plan v1.0 started from Latte's architecture
+    "latte": "opensora",
+    # LaVie and its descendants
+    "lavie": "lavie",
+    "seine": "lavie",                 # LaVie-based transition/prediction model
+    "vlogger": "lavie",               # ShowMaker built on LaVie/SEINE
+    # independent: their own family
+    "gen2": "gen2",
+    "t2vzero": "t2vzero",
+    "consisti2v": "consisti2v",
+}
+
+
+class ProtocolError(VidprovError):
+    """A protocol cannot be built from the given data (no test clips, unknown protocol...)."""
+
+
+def family_of(generator: str) -> str:
+    g = str(generator).strip().lower()
+    return GENERATOR_FAMILIES.get(g, g or "unknown")
+
+
+def binary_labels(manifest: Manifest) -> np.ndarray:
+    return manifest.labels(positive="generated")
+
+
+@dataclass
+class Fold:
+    protocol: str
+    name: str  # "test split", held-out family, "A->B"
+    train: Manifest
+    test: Manifest
+    split: str  # what the test clips are, for every reported number
+
+    def describe(self) -> str:
+        yt, ye = binary_labels(self.train), binary_labels(self.test)
+        return (f"{self.protocol}/{self.name}: train {len(yt)} clips ({yt.sum()} generated), "
+                f"test {len(ye)} clips ({ye.sum()} generated)")
+
+
+def ensure_split(manifest: Manifest, *, test_size: float = 0.3, seed: int = 0) -> Manifest:
+    """Keep an existing train/test split column (checked for group leaks), else make a group split."""
+    splits = set(manifest.df["split"])
+    if {"train", "test"} <= splits and splits <= {"train", "val", "test"}:
+        manifest.check_no_group_leak()
+        return manifest
+    out = manifest.group_split(test_size=test_size, seed=seed)
+    out.check_no_group_leak()
+    return out
+
+
+def _need_both(m: Manifest, what: str) -> None:
+    y = binary_labels(m)
+    if len(y) == 0 or y.min() == y.max():
+        raise ProtocolError(f"{what} needs both generated and non-generated clips, has {len(y)} clips, "
+                            f"{int(y.sum())} generated")
+
+
+def in_distribution(manifest: Manifest) -> Fold:
+    train, test = manifest.where(split=["train", "val"]), manifest.where(split="test")
+    _need_both(train, "in-dist training split")
+    _need_both(test, "in-dist test split")
+    return Fold("in-dist", "test split", train, test, "in-dist test split")
+
+
+def leave_one_family_out(manifest: Manifest, *, families: list[str] | None = None,
+                         min_clips: int = 2) -> Iterator[Fold]:
+    df = manifest.df
+    fam = df["generator"].map(family_of).where(df["label"] == "generated", "")
+    counts = fam[fam != ""].value_counts()
+    chosen = families or sorted(counts.index[counts >= min_clips])
+    unknown = sorted(set(chosen) - set(counts.index))
+    if unknown:
+        raise ProtocolError(f"no generated clips of families {unknown}; present: {', '.join(sorted(counts.index))}")
+    is_train = df["split"].isin(["train", "val"]).to_numpy()
+    is_test_neg = (df["split"].eq("test") & df["label"].ne("generated")).to_numpy()
+    for f in chosen:
+        held = (fam == f).to_numpy()
+        train = manifest.subset(is_train & ~held)
+        test = manifest.subset(is_test_neg | held)
+        _need_both(train, f"logo fold {f} training set")
+        yield Fold("logo", f, train, test, f"held-out family {f} + test-split negatives")
+
+
+def cross_dataset(train_manifest: Manifest, test_manifest: Manifest, *, name: str = "A->B") -> Fold:
+    _need_both(train_manifest, "cross-dataset training manifest")
+    _need_both(test_manifest, "cross-dataset test manifest")
+    return Fold("cross", name, train_manifest, test_manifest, f"all of test manifest ({name})")
+
+
+def robustness(manifest: Manifest) -> Fold:
+    fold = in_distribution(manifest)
+    fold.protocol = "robust"
+    return fold
+
+
+def build_folds(protocols: list[str], manifest: Manifest, *, test_manifest: Manifest | None = None,
+                logo_families: list[str] | None = None, test_size: float = 0.3, seed: int = 0) -> list[Fold]:
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ProtocolError(f"unknown protocols {unknown}; valid: {', '.join(PROTOCOLS)}, all")
+    split = ensure_split(manifest, test_size=test_size, seed=seed)
+    folds: list[Fold] = []
+    for p in protocols:
+        if p == "in-dist":
+            folds.append(in_distribution(split))
+        elif p == "robust":
+            folds.append(robustness(split))
+        elif p == "logo":
+            folds += list(leave_one_family_out(split, families=logo_families))
+        elif p == "cross":
+            if test_manifest is None:
+                raise ProtocolError("the cross protocol needs a second manifest (--test-data)")
+            folds.append(cross_dataset(manifest, test_manifest))
+    return folds
+
+
+def subsample(manifest: Manifest, n: int, *, seed: int = 0) -> Manifest:
+    """At most n clips, drawn by whole groups and proportionally per label (for --quick)."""
+    if len(manifest) <= n:
+        return manifest
+    rng = np.random.default_rng(seed)
+    df = manifest.df
+    keep: list[str] = []
+    for _, part in df.groupby("label"):
+        target = max(1, round(n * len(part) / len(df)))
+        groups = np.array(sorted(part["group"].unique()))
+        rng.shuffle(groups)
+        taken = 0
+        for g in groups:
+            if taken >= target:
+                break
+            keep.append(g)
+            taken += int((part["group"] == g).sum())
+    return manifest.subset(df["group"].isin(keep).to_numpy())
