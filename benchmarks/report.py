@@ -141,10 +141,10 @@ def markdown(result: BenchResult, config: dict, runtime_s: float, command: str) 
             out.append(_md_table(_pivot(frame, ["protocol", "fold", "subset"], "detector")))
     if result.skipped:
         out.append("\n## Skipped\n")
-        out.append(_md_table(pd.DataFrame(result.skipped).fillna("")))
+        out.append(_md_table(pd.DataFrame(result.skipped).astype(object).fillna("")))
     if result.timings:
         out.append("\n## Timings\n")
-        out.append(_md_table(pd.DataFrame(result.timings).fillna("")))
+        out.append(_md_table(pd.DataFrame(result.timings).astype(object).fillna("")))
     return "\n".join(out)
 
 

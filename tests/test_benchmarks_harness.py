@@ -1,0 +1,162 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from vidprov import Clip, Manifest, write_video
+from vidprov.benchmarks import protocols as PR
+from vidprov.benchmarks.clipstore import ClipStore, NormConfig
+from vidprov.benchmarks.harness import BenchConfig, run_benchmark
+from vidprov.benchmarks.perturbations import get
+from vidprov.benchmarks.plugins import DetectorSpec, ExternalCommand, ExternalDetectorError, registered
+from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+
+
+def _write(path: Path, seed: int, smooth: bool, t: int = 12, size: int = 32):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (1, size, size, 3)).astype(np.float32)
+    steps = rng.normal(0, 2 if smooth else 20, (t, 1, 1, 3))
+    frames = np.clip(base + np.cumsum(steps, 0) + rng.normal(0, 4, (t, size, size, 3)), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(Clip(frames, fps=8.0), path, crf=10)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for i in range(8):
+        _write(root / "real" / f"r{i}.mp4", i, smooth=False)
+    for i in range(4):
+        _write(root / "generated" / "zeroscope" / f"z{i}.mp4", 100 + i, smooth=True)
+        _write(root / "generated" / "svd" / f"s{i}.mp4", 200 + i, smooth=True)
+    _write(root / "animation" / "a0.mp4", 300, smooth=True)
+    return root
+
+
+def test_family_table_covers_shared_generators():
+    assert PR.family_of("zeroscope") == "modelscope"
+    assert PR.family_of("tooncrafter") == "videocrafter"
+    assert PR.family_of("brand-new") == "brand-new"
+    if DEFAULT_SHARED_MANIFEST.exists():
+        gens = set(Manifest.from_shared().where(label="generated").df["generator"])
+        assert gens <= set(PR.GENERATOR_FAMILIES), sorted(gens - set(PR.GENERATOR_FAMILIES))
+
+
+def test_folds_never_leak(folder):
+    m = PR.ensure_split(Manifest.from_folder(folder), test_size=0.4, seed=1)
+    fold = PR.in_distribution(m)
+    assert not set(fold.train.df["group"]) & set(fold.test.df["group"])
+    folds = list(PR.leave_one_family_out(m))
+    assert [f.name for f in folds] == ["modelscope", "svd"]
+    for f in folds:
+        train_fams = {PR.family_of(g) for g in f.train.where(label="generated").df["generator"]}
+        test_fams = {PR.family_of(g) for g in f.test.where(label="generated").df["generator"]}
+        assert f.name not in train_fams and test_fams == {f.name}
+        assert not set(f.train.df["group"]) & set(f.test.df["group"])
+    with pytest.raises(PR.ProtocolError, match="unknown protocols"):
+        PR.build_folds(["indist"], m)
+    with pytest.raises(PR.ProtocolError, match="needs a second manifest"):
+        PR.build_folds(["cross"], m)
+
+
+def test_clipstore_normalises_and_caches(folder, tmp_path):
+    m = Manifest.from_folder(folder)
+    store = ClipStore(m, NormConfig(size=24, num_frames=8), tmp_path)
+    row = next(iter(m))
+    clip = store.clean(row)
+    assert clip.frames.shape == (8, 24, 24, 3) and clip.fps == 8.0
+    assert len(list((tmp_path / "clips").rglob("*.npz"))) == 1
+    again = ClipStore(m, NormConfig(size=24, num_frames=8), tmp_path).clean(row)
+    np.testing.assert_array_equal(again.frames, clip.frames)
+    bad = store.perturbed(row, get("resize_0.25"))
+    assert bad.frames.shape == clip.frames.shape and not np.array_equal(bad.frames, clip.frames)
+
+
+class _Counting:
+    calls = 0
+
+    def __init__(self):
+        from vidprov.detector import create
+
+        self.det = create("d3")
+
+    def fit(self, clips, y):
+        self.det.fit(clips, y)
+        return self
+
+    def predict_proba(self, clips):
+        _Counting.calls += len(clips)
+        return self.det.predict_proba(clips)
+
+
+def test_run_benchmark_rows_and_resume(folder, tmp_path):
+    m = Manifest.from_folder(folder)
+    cfg = BenchConfig(norm=NormConfig(size=24, num_frames=8), protocols=("in-dist", "robust", "logo"),
+                      perturbations=("none", "h264_crf35"), test_size=0.4, n_boot=20, seed=1)
+    spec = DetectorSpec("counting", _Counting, {"v": 1})
+    r = run_benchmark(m, [spec, registered("d3")], cfg, cache_dir=tmp_path)
+    first_calls = _Counting.calls
+    assert first_calls > 0 and not r.skipped
+    cols = {"detector", "protocol", "fold", "perturbation", "subset", "level", "metric", "value", "ci_low",
+            "ci_high", "split", "n_clips", "n_pos", "n_neg"}
+    assert cols <= set(r.metrics.columns)
+    got = set(zip(r.metrics["protocol"], r.metrics["perturbation"], strict=True))
+    assert {("in-dist", "none"), ("robust", "h264_crf35"), ("logo", "none")} <= got
+    subs = set(r.metrics["subset"])
+    assert {"all", "real_vs_generated", "hard_negatives_vs_generated", "format=video"} <= subs
+    assert any(s.startswith("generator=") for s in subs)
+    assert r.scores["score"].between(0, 1).all()
+    # a second run reads everything from the cache: no new predictions
+    r2 = run_benchmark(m, [spec], cfg, cache_dir=tmp_path)
+    assert _Counting.calls == first_calls
+    a = r.metrics[r.metrics.detector == "counting"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, r2.metrics.reset_index(drop=True))
+
+
+def test_external_command(folder, tmp_path):
+    script = tmp_path / "ext.py"
+    script.write_text(
+        "import sys, av, numpy as np\n"
+        "paths = open(sys.argv[1]).read().split()\n"
+        "with open(sys.argv[2], 'w') as f:\n"
+        "    f.write('path,score\\n')\n"
+        "    for p in paths:\n"
+        "        with av.open(p) as c:\n"
+        "            m = np.mean([fr.to_ndarray(format='rgb24').mean() for fr in c.decode(video=0)])\n"
+        "        f.write(f'{p},{m / 255:.6f}\\n')\n")
+    det = ExternalCommand(f"{sys.executable} {script} {{list}} {{out}}").fit([], [])
+    clips = [Clip(np.full((4, 16, 16, 3), v, np.uint8), 8.0) for v in (20, 200)]
+    p = det.predict_proba(clips)[:, 1]
+    assert p[0] < 0.2 < 0.7 < p[1]
+    broken = ExternalCommand(f"{sys.executable} -c 'import sys; sys.exit(3)' {{list}} {{out}}").fit([], [])
+    with pytest.raises(ExternalDetectorError, match="exited with 3"):
+        broken.predict_proba(clips)
+    with pytest.raises(ExternalDetectorError, match="must contain"):
+        ExternalCommand("detect.sh")
+
+
+def test_cli_index_and_bench(folder, tmp_path):
+    from vidprov.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["dataset", "index", str(folder), "--out", str(tmp_path / "m.csv"), "--split"])
+    assert res.exit_code == 0, res.output
+    m = Manifest.read(tmp_path / "m.csv")
+    assert len(m) == 17 and set(m.df["split"]) == {"train", "test"}
+    res = runner.invoke(app, ["bench", "detector", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"),
+                              "--detectors", "d3", "--protocol", "in-dist,robust", "--perturbations", "none,blur_2",
+                              "--size", "24", "--n-boot", "20"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out"
+    for name in ("results.parquet", "results.csv", "report.md", "config.json", "scores.parquet",
+                 "roc_per_generator.png", "calibration.png"):
+        assert (out / name).is_file(), name
+    table = pd.read_parquet(out / "results.parquet")
+    assert set(table["perturbation"]) == {"none", "blur_2"}
+    assert "## Summary" in (out / "report.md").read_text()
+    res = runner.invoke(app, ["bench", "detector", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o2"),
+                              "--detectors", "nope"])
+    assert res.exit_code != 0
