@@ -24,10 +24,13 @@ def _hann2d(h: int, w: int) -> np.ndarray:
 
 def power_spectrum(planes: np.ndarray) -> np.ndarray:
     """Mean centred power spectrum of (T, H, W) planes, Hann-windowed, mean removed per plane."""
-    x = planes - planes.mean(axis=(1, 2), keepdims=True)
-    x = x * _hann2d(*planes.shape[1:])
-    p = np.abs(np.fft.fft2(x)) ** 2
-    return np.fft.fftshift(p.mean(axis=0))
+    import scipy.fft
+
+    x = np.asarray(planes, np.float32)
+    x = (x - x.mean(axis=(1, 2), keepdims=True)) * _hann2d(*planes.shape[1:])
+    f = scipy.fft.fft2(x, workers=1)  # complex64 for float32 input: half the work of numpy's fft2
+    p = (f.real**2 + f.imag**2).mean(axis=0, dtype=np.float64)
+    return np.fft.fftshift(p)
 
 
 def radial_profile(spec: np.ndarray, bins: int = N_RADIAL_BINS) -> np.ndarray:

@@ -34,7 +34,9 @@ def build_net(arch: str, hidden: int):
         def __init__(self):
             super().__init__()
             self.backbone = timm.create_model(arch, pretrained=False, in_chans=3, num_classes=0)
-            self.temporal = nn.Conv1d(self.backbone.num_features, hidden, kernel_size=3, padding=1)
+            # Pooled output width differs from num_features for models with a head conv (MobileNetV3).
+            width = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+            self.temporal = nn.Conv1d(width, hidden, kernel_size=3, padding=1)
             self.head = nn.Linear(2 * hidden, 1)
 
         def forward(self, y: torch.Tensor) -> torch.Tensor:
@@ -63,8 +65,8 @@ class SpacetimeDetector(WindowedDetector):
     """Trained on random crop x crop patches of train_frames consecutive frames; scored on the centre
     crop, in chunks of train_frames, averaging logits. Platt-calibrated on held-out groups."""
 
-    def __init__(self, arch: str = "mobilenetv3_small_050", hidden: int = 64, crop: int = 112,
-                 train_frames: int = 8, epochs: int = 8, batch_size: int = 8, lr: float = 2e-3,
+    def __init__(self, arch: str = "mobilenetv3_small_050", hidden: int = 64, crop: int = 96,
+                 train_frames: int = 6, epochs: int = 6, batch_size: int = 8, lr: float = 2e-3,
                  weight_decay: float = 1e-2, calib_fraction: float = 0.2, device: str | None = None,
                  window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
                  crf: int | None = 23, max_windows: int = 4, seed: int = 0):
@@ -95,7 +97,12 @@ class SpacetimeDetector(WindowedDetector):
     @staticmethod
     def to_luma(windows: Sequence[Clip]) -> np.ndarray:
         """(N, T, H, W) uint8 luma of normalised windows (kept as uint8 to bound memory)."""
-        return np.stack([np.clip(luma(w.frames) * 255 + 0.5, 0, 255).astype(np.uint8) for w in windows])
+        return SpacetimeDetector.to_luma_frames([w.frames for w in windows])
+
+    @staticmethod
+    def to_luma_frames(frames) -> np.ndarray:
+        """(N, T, H, W, 3) uint8 RGB windows -> (N, T, H, W) uint8 luma."""
+        return np.stack([np.clip(luma(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in frames])
 
     def _center(self, y: np.ndarray) -> np.ndarray:
         h, w = y.shape[-2:]

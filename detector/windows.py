@@ -179,3 +179,30 @@ class _Rewind(io.RawIOBase):
 
     def tell(self) -> int:
         return self._f.tell() - self._pos0
+
+
+def iter_spread_windows(src, spec: WindowSpec, duration_s: float, *, limits: Limits = DEFAULT_LIMITS,
+                        src_fps: float | None = None) -> Iterator[Window]:
+    """`spec.max_windows` windows spread evenly over a long clip (each decoded after a seek), so a
+    bounded amount of work covers the whole duration instead of only its beginning."""
+    k = spec.max_windows or 1
+    starts = np.linspace(0.0, max(0.0, duration_s - spec.window_s), k)
+    one = WindowSpec(size=spec.size, fps=spec.fps, num_frames=spec.num_frames, crf=spec.crf, max_windows=1,
+                     chunk=1, min_fill=spec.min_fill)
+    if not isinstance(src, Clip) and src_fps is None:
+        src_fps = probe(src, limits=limits).fps
+    for s in starts:
+        if isinstance(src, Clip):
+            i0 = int(round(s * src.fps))
+            i1 = min(src.num_frames, i0 + int(np.ceil(spec.window_s * src.fps)) + 1)
+            part = src.replace(frames=src.frames[i0:i1])
+            wins = list(iter_windows(part, one))
+        else:
+            if hasattr(src, "seek"):
+                src.seek(0)
+            stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
+            frames = iter_frames(src, stride=stride, size=spec.size, start_s=float(s),
+                                 duration_s=spec.window_s + 1.0 / src_fps, limits=limits)
+            wins = list(_windows_from_grid(_sample_times(frames, spec.fps), one, {}))
+        for w in wins[:1]:
+            yield Window(float(s), float(s) + (w.end_s - w.start_s), w.clip.replace(window_start_s=float(s)))

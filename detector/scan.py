@@ -1,0 +1,236 @@
+"""The scanning API platforms call: `scan(src)` and `Scanner(...).scan_many(...)` -> ScanReport.
+
+A Scanner loads its detector once and is safe to share between threads (a web server's workers):
+models are read-only after loading, and every scan builds its own windows and flow objects.
+Long videos are analysed in windows, a bounded number of them spread over the whole duration,
+and the report says how much of the clip was looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidprov.clip import Clip
+from vidprov.detector.persist import DetectorFileError
+from vidprov.detector.windows import clip_duration, iter_spread_windows, iter_windows, rewindable
+from vidprov.errors import VidprovError
+from vidprov.io import describe_source, probe
+from vidprov.limits import DEFAULT_LIMITS, Limits
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
+LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN, ERROR = "likely generated", "likely real", "uncertain", "error"
+
+
+@dataclass
+class Segment:
+    start_s: float
+    end_s: float
+    p_generated: float
+
+
+@dataclass
+class ScanReport:
+    """What a scan found. p_generated is calibrated on held-out data; verdict applies the
+    detector's thresholds (likely generated >= threshold > uncertain >= real_below > likely real)."""
+
+    path: str
+    p_generated: float | None
+    verdict: str
+    error: str | None = None
+    threshold: float | None = None
+    real_below: float | None = None
+    segments: list[Segment] = field(default_factory=list)
+    drivers: list[dict[str, Any]] = field(default_factory=list)
+    analysed_s: float = 0.0
+    duration_s: float | None = None
+    analysed_fraction: float | None = None
+    detector: str | None = None
+    provenance: dict[str, Any] | None = None
+    provenance_verdict: str | None = None
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verdict_for(p: float, threshold: float, real_below: float) -> str:
+    if p >= threshold:
+        return LIKELY_GENERATED
+    if p < real_below:
+        return LIKELY_REAL
+    return UNCERTAIN
+
+
+def _provenance(src) -> dict[str, Any] | None:
+    """Watermark and C2PA findings from vidprov.watermark.verify, when that component provides it."""
+    if not isinstance(src, (str, os.PathLike)):
+        return None  # verify works on files (C2PA manifests live in the container)
+    try:
+        from vidprov import watermark
+    except ImportError:
+        return None
+    verify = getattr(watermark, "verify", None)
+    if verify is None:
+        return None
+    try:
+        rep = verify(src)
+    except VidprovError as exc:
+        return {"error": str(exc)}
+    data = rep.to_dict() if hasattr(rep, "to_dict") else dict(vars(rep))
+    return data
+
+
+def _combine(verdict: str, prov: dict[str, Any] | None) -> str | None:
+    """One provenance verdict: a verified signature or watermark that declares AI generation
+    outranks the statistical detector; its absence proves nothing (marks can be stripped)."""
+    if not prov or "error" in prov:
+        return None
+    claims = [prov.get(k) for k in ("ai_generated", "generated", "watermark_found", "watermarked")]
+    if any(c is True for c in claims):
+        return "generated (provenance: " + ", ".join(
+            k for k in ("c2pa", "watermark") if prov.get(k) not in (None, False, {}, [])) + ")"
+    status = prov.get("verdict") or prov.get("status")
+    return f"{verdict} (provenance: {status})" if status else f"{verdict} (no provenance found)"
+
+
+class Scanner:
+    """Load a detector once, scan many clips.
+
+    model: a saved detector folder (default: the committed default detector) or a fitted detector.
+    threshold: overrides the model card's 1%-FPR threshold. max_windows: windows analysed per clip
+    (spread over the clip when it is longer). explain: how many driving features to report.
+    """
+
+    def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
+                 max_windows: int = 16, explain: int = 5, provenance: bool = True, device: str | None = None,
+                 limits: Limits = DEFAULT_LIMITS, workers: int = 1):
+        from vidprov.detector.fused import load_detector
+
+        self._lock = threading.Lock()
+        if model is None or isinstance(model, (str, os.PathLike)):
+            folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
+            if not (folder / "config.json").is_file():
+                raise DetectorFileError(
+                    f"{folder}: no trained detector there; train one with `vidprov detector train --data MANIFEST --out DIR`")
+            self.detector = load_detector(folder, device=device)
+            self.name = folder.name
+            card = _read_card(folder)
+        else:
+            self.detector, self.name, card = model, type(model).__name__, {}
+        self.threshold = float(threshold if threshold is not None else card.get("threshold", 0.5))
+        self.real_below = min(float(card.get("real_below", self.threshold / 2)), self.threshold)
+        self.spec = replace(self.detector.spec, max_windows=max_windows)
+        self.explain = explain
+        self.provenance = provenance
+        self.limits = limits
+        self.workers = max(1, workers)
+
+    def _windows(self, src, duration: float | None, src_fps: float | None):
+        long = duration is not None and self.spec.max_windows is not None and \
+            duration > self.spec.max_windows * self.spec.window_s
+        if long and not isinstance(src, Clip):
+            return list(iter_spread_windows(src, self.spec, duration, limits=self.limits))
+        if long:  # a Clip in memory: spread by slicing its frames
+            return list(iter_spread_windows(src, self.spec, duration))
+        if isinstance(src, Clip):
+            return list(iter_windows(src, self.spec))
+        return list(iter_windows(src, self.spec, limits=self.limits, src_fps=src_fps))
+
+    def scan(self, src, *, name: str | None = None) -> ScanReport:
+        """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError."""
+        t0 = time.perf_counter()
+        label = name or (str(src.meta.get("path", "<clip>")) if isinstance(src, Clip) else describe_source(src))
+        if isinstance(src, Clip):
+            duration, fps = clip_duration(src), src.fps
+        else:
+            src = rewindable(src)
+            info = probe(src, limits=self.limits)
+            duration, fps = (info.duration_s or None), info.fps
+            if hasattr(src, "seek"):
+                src.seek(0)
+        windows = self._windows(src, duration, fps)
+        if not windows:
+            raise VidprovError(f"{label}: no frames could be analysed")
+        scores = self.detector.score_windows(windows, explain=self.explain)
+        p = float(np.mean([s.p_generated for s in scores]))
+        analysed = float(sum(w.end_s - w.start_s for w in windows))
+        verdict = verdict_for(p, self.threshold, self.real_below)
+        drivers: dict[str, float] = {}
+        for s in scores:
+            for fname, contrib in s.drivers:
+                drivers[fname] = drivers.get(fname, 0.0) + contrib / len(scores)
+        top = sorted(drivers.items(), key=lambda kv: -abs(kv[1]))[: self.explain]
+        prov = _provenance(src) if self.provenance else None
+        return ScanReport(
+            path=label, p_generated=p, verdict=verdict, threshold=self.threshold, real_below=self.real_below,
+            segments=[Segment(s.start_s, s.end_s, s.p_generated) for s in scores],
+            drivers=[{"feature": k, "log_odds": v, "towards": "generated" if v > 0 else "real"} for k, v in top],
+            analysed_s=analysed, duration_s=duration,
+            analysed_fraction=None if not duration else min(1.0, analysed / duration),
+            detector=self.name, provenance=prov, provenance_verdict=_combine(verdict, prov),
+            elapsed_s=time.perf_counter() - t0,
+        )
+
+    def safe_scan(self, src, *, name: str | None = None) -> ScanReport:
+        """Like scan, but a failure becomes a report with `error` set instead of an exception."""
+        t0 = time.perf_counter()
+        try:
+            return self.scan(src, name=name)
+        except (VidprovError, ValueError, OSError) as exc:
+            label = name or (describe_source(src) if not isinstance(src, Clip) else "<clip>")
+            log.info("scan of %s failed: %s", label, exc)
+            return ScanReport(path=label, p_generated=None, verdict=ERROR, error=str(exc), detector=self.name,
+                              elapsed_s=time.perf_counter() - t0)
+
+    def scan_many(self, sources: Iterable, workers: int | None = None) -> Iterator[ScanReport]:
+        """Yield one report per source as each finishes (completion order when workers > 1).
+        Failures are reports with `error` set; the batch never stops on a bad file."""
+        n = max(1, workers or self.workers)
+        if n == 1:
+            for s in sources:
+                yield self.safe_scan(s)
+            return
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            pending = set()
+            for s in sources:
+                pending.add(pool.submit(self.safe_scan, s))
+                if len(pending) >= 2 * n:  # bounded queue: never materialise a huge iterable
+                    done = next(as_completed(pending))
+                    pending.remove(done)
+                    yield done.result()
+            for fut in as_completed(pending):
+                yield fut.result()
+
+
+def _read_card(folder: Path) -> dict[str, Any]:
+    import json
+
+    f = folder / "card.json"
+    return json.loads(f.read_text()) if f.is_file() else {}
+
+
+_default: Scanner | None = None
+_default_lock = threading.Lock()
+
+
+def scan(src, **kwargs) -> ScanReport:
+    """Scan one clip with the default detector (loaded once per process). kwargs go to Scanner."""
+    global _default
+    if kwargs:
+        return Scanner(**kwargs).scan(src)
+    with _default_lock:
+        if _default is None:
+            _default = Scanner()
+    return _default.scan(src)

@@ -1,0 +1,134 @@
+"""Scanning API and CLI on a tiny detector trained in the test (no shipped weights needed)."""
+
+import io
+import json
+import threading
+
+import numpy as np
+import pytest
+from test_detector_models import make_clip  # noqa: E402  (shared synthetic data)
+from typer.testing import CliRunner
+
+import vidprov
+from vidprov import encode_video
+from vidprov.clip import Clip
+from vidprov.detector.cli import expand_paths
+from vidprov.detector.models import FeatureDetector
+from vidprov.detector.scan import ERROR, LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN, Scanner, verdict_for
+
+SPEC = dict(window_size=32, window_frames=8, max_windows=1)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 8)
+    clips = [make_clip(rng, bool(v), t=24) for v in y]
+    model = FeatureDetector(n_estimators=20, cv=2, **SPEC).fit(clips, y)
+    folder = tmp_path_factory.mktemp("model")
+    model.save(folder)
+    (folder / "card.json").write_text(json.dumps({"threshold": 0.6, "real_below": 0.3}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    folder = tmp_path_factory.mktemp("videos")
+    real = make_clip(rng, False, t=24)
+    (folder / "real.mp4").write_bytes(encode_video(real, crf=12))
+    (folder / "gen.mp4").write_bytes(encode_video(make_clip(rng, True, t=24), crf=12))
+    (folder / "broken.mp4").write_bytes(b"not a video at all")
+    return folder, real
+
+
+def test_verdict_bands():
+    assert verdict_for(0.9, 0.6, 0.3) == LIKELY_GENERATED
+    assert verdict_for(0.45, 0.6, 0.3) == UNCERTAIN
+    assert verdict_for(0.1, 0.6, 0.3) == LIKELY_REAL
+
+
+def test_scan_every_source_kind(model_dir, videos):
+    folder, real = videos
+    scanner = Scanner(model_dir, max_windows=8, provenance=False)
+    path = folder / "real.mp4"
+    by_path = scanner.scan(path)
+    by_bytes = scanner.scan(path.read_bytes())
+    with open(path, "rb") as f:
+        by_file = scanner.scan(f)
+    by_clip = scanner.scan(real)
+    for rep in (by_path, by_bytes, by_file, by_clip):
+        assert 0 <= rep.p_generated <= 1 and rep.verdict in (LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN)
+        assert len(rep.segments) == 3 and rep.analysed_s == pytest.approx(3.0, abs=0.2)
+        assert rep.analysed_fraction == pytest.approx(1.0, abs=0.07)
+        assert rep.drivers and {"feature", "log_odds", "towards"} <= set(rep.drivers[0])
+        json.dumps(rep.to_dict())
+    assert by_path.p_generated == pytest.approx(by_bytes.p_generated, abs=0.05)
+    assert by_path.threshold == 0.6 and by_path.real_below == 0.3
+
+
+def test_long_clip_is_sampled_with_bounded_windows(model_dir, videos):
+    _, real = videos
+    long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)  # 12 s
+    rep = Scanner(model_dir, max_windows=3, provenance=False).scan(long_clip)
+    assert len(rep.segments) == 3 and rep.segments[-1].end_s == pytest.approx(12.0)
+    assert rep.analysed_fraction == pytest.approx(0.25)
+
+
+def test_scan_many_reports_errors_and_is_thread_safe(model_dir, videos):
+    folder, _ = videos
+    scanner = Scanner(model_dir, provenance=False)
+    files = [str(folder / n) for n in ("real.mp4", "broken.mp4", "gen.mp4", "missing.mp4")] * 2
+    reports = list(scanner.scan_many(files, workers=3))
+    assert len(reports) == len(files)
+    errors = [r for r in reports if r.error]
+    assert len(errors) == 4 and all(r.verdict == ERROR and r.p_generated is None for r in errors)
+    ok = {r.path: r.p_generated for r in reports if not r.error}
+    serial = {f: scanner.scan(f).p_generated for f in set(ok)}
+    for f, p in ok.items():
+        assert p == pytest.approx(serial[f], abs=0.05)
+    # Many threads on one scanner: no exceptions, same answers.
+    out, threads = [], [threading.Thread(target=lambda: out.append(scanner.scan(files[0]).p_generated))
+                        for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(out) == 4 and np.ptp(out) < 0.05
+
+
+def test_bad_input_raises_vidprov_error(model_dir):
+    with pytest.raises(vidprov.VidprovError):
+        Scanner(model_dir, provenance=False).scan(io.BytesIO(b"garbage"))
+    with pytest.raises(vidprov.VidprovError, match="no trained detector"):
+        Scanner(model_dir / "nothing")
+
+
+def test_package_root_exposes_scan_api():
+    from vidprov.detector import scan as scan_module
+
+    assert vidprov.Scanner is scan_module.Scanner and vidprov.ScanReport is scan_module.ScanReport
+
+
+def test_cli_scan_json_csv_and_exit_code(model_dir, videos, tmp_path):
+    from vidprov.cli import app
+
+    folder, _ = videos
+    csv = tmp_path / "out.csv"
+    res = CliRunner().invoke(app, ["scan", str(folder), "--json", "--csv", str(csv), "--model", str(model_dir),
+                                   "--threshold", "0.5"])
+    assert res.exit_code == 2, res.output
+    rows = json.loads(res.stdout)
+    assert [r["path"].rsplit("/", 1)[-1] for r in rows] == ["broken.mp4", "gen.mp4", "real.mp4"]
+    assert rows[0]["p_generated"] is None and rows[0]["error"]
+    assert all(r["error"] is None and 0 <= r["p_generated"] <= 1 and r["threshold"] == 0.5 for r in rows[1:])
+    assert csv.read_text().splitlines()[0].startswith("path,p_generated,verdict,error")
+    good = CliRunner().invoke(app, ["scan", str(folder / "gen.mp4"), "--model", str(model_dir)])
+    assert good.exit_code == 0 and "gen.mp4" in good.output
+
+
+def test_expand_paths_walks_directories(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.mp4").write_bytes(b"")
+    (tmp_path / "a" / "notes.txt").write_text("")
+    (tmp_path / "y.gif").write_bytes(b"")
+    assert [p.name for p in expand_paths([tmp_path])] == ["x.mp4", "y.gif"]
+    assert expand_paths([tmp_path / "z.bin"]) == [tmp_path / "z.bin"]
