@@ -93,16 +93,27 @@ def _provenance(src) -> dict[str, Any] | None:
 
 
 def _combine(verdict: str, prov: dict[str, Any] | None) -> str | None:
-    """One provenance verdict: a verified signature or watermark that declares AI generation
-    outranks the statistical detector; its absence proves nothing (marks can be stripped)."""
-    if not prov or "error" in prov:
+    """One provenance verdict from vidprov.watermark.verify's report and the detector's verdict.
+    Signed Content Credentials that declare AI generation, or a vidprov watermark, outrank the
+    statistical detector; their absence proves nothing (credentials and marks can be stripped)."""
+    if not prov:
         return None
-    claims = [prov.get(k) for k in ("ai_generated", "generated", "watermark_found", "watermarked")]
-    if any(c is True for c in claims):
-        return "generated (provenance: " + ", ".join(
-            k for k in ("c2pa", "watermark") if prov.get(k) not in (None, False, {}, [])) + ")"
-    status = prov.get("verdict") or prov.get("status")
-    return f"{verdict} (provenance: {status})" if status else f"{verdict} (no provenance found)"
+    if "error" in prov:
+        return f"{verdict} (provenance check failed)"
+    c2pa = prov.get("c2pa") or {}
+    state = c2pa.get("state")
+    manifest = c2pa.get("manifest") or {}
+    ai_claim = "trainedAlgorithmicMedia" in str(manifest.get("digital_source_type", ""))
+    marked = bool((prov.get("watermark") or {}).get("detected")) or bool((prov.get("latent_watermark") or {}).get("detected"))
+    if state in ("Trusted", "Valid") and ai_claim:
+        return f"generated (Content Credentials from a{'' if state == 'Trusted' else 'n untrusted'} signer declare AI generation)"
+    if marked:
+        return "generated (vidprov watermark present)"
+    if state == "Invalid":
+        return f"{verdict} (Content Credentials present but invalid: tampered)"
+    if state in ("Trusted", "Valid"):
+        return f"{verdict} (signed Content Credentials without an AI-generation claim)"
+    return f"{verdict} (no Content Credentials or watermark found)"
 
 
 class Scanner:

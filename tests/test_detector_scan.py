@@ -132,3 +132,20 @@ def test_expand_paths_walks_directories(tmp_path):
     (tmp_path / "y.gif").write_bytes(b"")
     assert [p.name for p in expand_paths([tmp_path])] == ["x.mp4", "y.gif"]
     assert expand_paths([tmp_path / "z.bin"]) == [tmp_path / "z.bin"]
+
+
+def test_provenance_combined_into_one_verdict(model_dir, videos):
+    from vidprov.detector.scan import _combine
+
+    ai = {"c2pa": {"state": "Valid", "manifest": {"digital_source_type": "http://cv.iptc.org/newscodes/"
+                                                  "digitalsourcetype/trainedAlgorithmicMedia"}}, "watermark": None}
+    assert _combine(LIKELY_REAL, ai).startswith("generated (Content Credentials")
+    marked = {"c2pa": {"state": None}, "watermark": {"detected": True}}
+    assert _combine(UNCERTAIN, marked) == "generated (vidprov watermark present)"
+    assert "tampered" in _combine(LIKELY_REAL, {"c2pa": {"state": "Invalid"}})
+    assert _combine(LIKELY_REAL, None) is None
+    folder, _ = videos
+    pytest.importorskip("vidprov.watermark.provenance")
+    rep = Scanner(model_dir, provenance=True).scan(folder / "real.mp4")
+    assert rep.provenance is not None and "c2pa" in rep.provenance
+    assert rep.provenance_verdict.startswith(rep.verdict)
