@@ -132,11 +132,12 @@ def bench_watermark(
     data: Annotated[Path | None, typer.Option(help="MANIFEST.csv of the shared data.")] = None,
     trials: Annotated[int, typer.Option(help="False-positive (unmarked clip, random key) trials.")] = 10_000,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Run invisible-watermark dwtDctSvd too.")] = True,
+    latent: Annotated[bool, typer.Option("--latent/--no-latent", help="Measure the latent watermark on the trained generator.")] = True,
 ) -> None:
     """All watermark targets on real clips: quality, robustness per attack, false positives, speed."""
     from vidprov.watermark.bench import run_bench
 
-    run_bench(out=out, quick=quick, data=data, trials=trials, baseline=baseline, console=console)
+    run_bench(out=out, quick=quick, data=data, trials=trials, baseline=baseline, latent=latent, console=console)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
