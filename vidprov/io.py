@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -19,6 +18,7 @@ from typing import IO, Any, Union
 import av
 import numpy as np
 
+from vidprov.atomic import atomic_write
 from vidprov.clip import Clip
 from vidprov.errors import (
     CorruptVideoError,
@@ -486,14 +486,7 @@ def write_video(
         raise VideoError(f"{path}: directory {path.parent} does not exist")
     suffix = path.suffix.lower().lstrip(".") or "mp4"
     fmt = {"mkv": "matroska", "mov": "mov", "webm": "webm", "avi": "avi", "gif": "gif"}.get(suffix, "mp4")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        _encode(clip, tmp, fmt=fmt, codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: _encode(clip, tmp, fmt=fmt, codec=codec, crf=crf, pix_fmt=pix_fmt, options=options))
     return path
 
 

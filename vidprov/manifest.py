@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vidprov.atomic import atomic_write
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,10 @@ class Manifest:
         """Atomic write; .parquet or .csv by suffix."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
-            if path.suffix.lower() == ".parquet":
-                self.df.to_parquet(tmp, index=False)
-            else:
-                self.df.to_csv(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if path.suffix.lower() == ".parquet":
+            atomic_write(path, lambda tmp: self.df.to_parquet(tmp, index=False))
+        else:
+            atomic_write(path, lambda tmp: self.df.to_csv(tmp, index=False))
         return path
 
     @classmethod
