@@ -145,3 +145,11 @@ def test_sign_keyframe_png(home, tmp_path):
     cv2.imwrite(str(png), np.full((64, 64, 3), 90, np.uint8))
     out = sign(png, tmp_path / "signed.png", claims())
     assert credentials.read_credentials(out).state == "Trusted"
+
+
+def test_sign_keyframe_jpeg_from_video(home, marked_file):
+    out = credentials.sign_keyframe(marked_file, home / "key.jpg", claims())
+    state = credentials.read_credentials(out)
+    assert state.state == "Trusted" and state.manifest["generation"]["seed"] == 7
+    with pytest.raises(credentials.SigningError):
+        credentials.sign_keyframe(marked_file, home / "key.gif", claims())

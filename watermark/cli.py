@@ -81,6 +81,7 @@ def sign_cmd(
     key: Annotated[list[str] | None, typer.Option("--key", "-k", help="Watermark key to look for and bind (repeatable).")] = None,
     cert: Annotated[Path | None, typer.Option(help="Signer certificate chain PEM (default: local dev CA).")] = None,
     private_key: Annotated[Path | None, typer.Option(help="Signer private key PEM.")] = None,
+    keyframe: Annotated[Path | None, typer.Option(help="Also save and sign the first frame here (.png/.jpg).")] = None,
 ) -> None:
     """Sign a file with Content Credentials (C2PA): created by a trained algorithm, with a soft binding
     to the vidprov watermark found in it (if any)."""
@@ -94,6 +95,9 @@ def sign_cmd(
         if wm is not None and wm.detected:
             claims.watermark_key_id, claims.watermark_payload = wm.key_id, wm.payload
     credentials.sign(src, out, claims, cert=cert, key=private_key)
+    if keyframe is not None:
+        credentials.sign_keyframe(src, keyframe, claims, cert=cert, key=private_key)
+        console.print(f"signed keyframe -> {keyframe}")
     bound = f", soft-bound to watermark key id {claims.watermark_key_id}" if claims.watermark_key_id else ""
     console.print(f"signed {src} -> {out}{bound}")
 

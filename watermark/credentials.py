@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vidprov.errors import NotAVideoError, VidprovError
 from vidprov.watermark import certs
 
@@ -154,6 +156,26 @@ def sign(path: str | os.PathLike, out: str | os.PathLike, claims: Claims | None 
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def sign_keyframe(video: str | os.PathLike, out: str | os.PathLike, claims: Claims | None = None, *,
+                  index: int = 0, cert=None, key=None) -> Path:
+    """Save frame `index` of a video as PNG/JPEG (by out's suffix) and sign it with the same claims."""
+    import cv2
+
+    import vidprov
+
+    out = Path(out)
+    mime = _mime(out)
+    if not mime.startswith("image/"):
+        raise SigningError(f"{out}: a keyframe must be .png, .jpg or .jpeg")
+    clip = vidprov.read_video(video, max_frames=index + 1)
+    frame = clip.frames[min(index, clip.num_frames - 1)]
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+        plain = Path(tmp) / f"keyframe{out.suffix.lower()}"
+        if not cv2.imwrite(str(plain), np.ascontiguousarray(frame[..., ::-1])):
+            raise SigningError(f"{out}: could not encode the keyframe")
+        return sign(plain, out, claims, cert=cert, key=key)
 
 
 def _summary(active: dict) -> dict:
