@@ -241,11 +241,15 @@ class ReconstructionError(_Calibrated1D):
         tensors: dict[str, np.ndarray] = {"coef": np.array([self.coef_], np.float64)}
         config = {"params": params, "state": self._fitted_state(), "vae": None}
         model = getattr(self.vae, "model", None)
-        if model is not None:
+        family = getattr(self.vae, "family", None)
+        if model is None and isinstance(family, str):
+            # A vidprov VAEHandle: store its family; load() fetches the same weights again.
+            config["params"]["vae_family"] = family
+        elif model is not None:
             # An explicitly given diffusers VAE travels with the detector (vidprov's are a few MB).
             config["vae"] = {"class": type(model).__name__, "config": dict(model.config)}
             tensors.update({f"vae.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()})
-        elif self.vae is not None:
+        elif self.vae is not None and not isinstance(family, str):
             raise BaselineError("aeroblade.save: the given VAE has no diffusers .model to store")
         save_folder(folder, "aeroblade", config, tensors)
 
@@ -302,8 +306,8 @@ class FrameCNN(ClipDetector):
     version = "frame_cnn-1"
 
     def __init__(self, arch: str = "resnet10t", input_size: int = 64, frames_per_clip: int = 8,
-                 epochs: int = 10, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4,
-                 max_train_seconds: float = 240.0, device: str = "cpu", seed: int = 0):
+                 epochs: int = 8, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4,
+                 max_train_seconds: float = 150.0, device: str = "cpu", seed: int = 0):
         self.arch = arch
         self.input_size = input_size
         self.frames_per_clip = frames_per_clip

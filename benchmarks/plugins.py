@@ -129,7 +129,7 @@ def _plain(v) -> bool:
 
 def _object_identity(obj) -> str:
     """A stable identity for a non-JSON parameter (a VAE object): its class and weights' hash."""
-    model = getattr(obj, "model", None)
+    model = getattr(obj, "model", None) or getattr(obj, "vae", None)  # DiffusersVAE or vidprov VAEHandle
     if model is not None and hasattr(model, "state_dict"):
         h = hashlib.sha256()
         for k, v in sorted(model.state_dict().items()):
