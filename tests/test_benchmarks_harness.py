@@ -160,3 +160,16 @@ def test_cli_index_and_bench(folder, tmp_path):
     res = runner.invoke(app, ["bench", "detector", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o2"),
                               "--detectors", "nope"])
     assert res.exit_code != 0
+
+
+def test_cross_dataset_keeps_manifests_apart(folder, tmp_path):
+    # B reuses A's relative paths with different content: scores must come from B's own files.
+    other = tmp_path / "b"
+    for i in range(3):
+        _write(other / "real" / f"r{i}.mp4", 900 + i, smooth=False)
+        _write(other / "generated" / "svd" / f"s{i}.mp4", 950 + i, smooth=True)
+    a, b = Manifest.from_folder(folder), Manifest.from_folder(other)
+    cfg = BenchConfig(norm=NormConfig(size=24, num_frames=8), protocols=("cross",), n_boot=10)
+    r = run_benchmark(a, [registered("d3")], cfg, test_manifest=b, cache_dir=tmp_path / "cache")
+    assert len(r.scores) == 6 and set(r.scores["protocol"]) == {"cross"}
+    assert set(r.scores["clip_hash"]) == set(ClipStore(b, cfg.norm).hashes)
