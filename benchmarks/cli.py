@@ -92,7 +92,7 @@ def bench_detector(
     from vidprov.benchmarks.perturbations import parse_list
     from vidprov.benchmarks.plugins import external as external_spec
     from vidprov.benchmarks.plugins import registered
-    from vidprov.benchmarks.protocols import PROTOCOLS, subsample
+    from vidprov.benchmarks.protocols import PROTOCOLS, family_of, subsample
     from vidprov.benchmarks.report import summary_table, write_outputs
 
     torch.set_num_threads(max(1, threads))
@@ -112,6 +112,11 @@ def bench_detector(
     specs += [external_spec(cmd, name=f"external{i + 1}" if len(external or []) > 1 else "external")
               for i, cmd in enumerate(external or [])]
     perts = tuple(p.name for p in parse_list(perturbations or preset["perturbations"]))
+    if quick and "logo" in protos and not families:
+        # --quick keeps its time budget: hold out only the three largest families.
+        fams = manifest.where(label="generated").df["generator"].map(family_of).value_counts()
+        families = ",".join(fams.index[:3])
+        console.print(f"[yellow]--quick: logo folds limited to {families}[/yellow]")
     cfg = BenchConfig(norm=NormConfig(size=size or preset["size"]), protocols=tuple(protos), perturbations=perts,
                       test_size=test_size, seed=seed, n_boot=n_boot if n_boot is not None else preset["n_boot"],
                       logo_families=tuple(f.strip() for f in families.split(",")) if families else None)
