@@ -8,6 +8,7 @@
   images), with vidprov's video VAE; error is mean absolute pixel error (no LPIPS weights here).
 - "frame_cnn": a small timm CNN trained here from scratch on single frames; clip score = mean
   of frame probabilities.
+- "saturation": a shortcut control (mean colour saturation), the number a real detector must beat.
 
 The training-free ones still learn one thing in fit: a 1-D logistic calibration of their raw
 score on the training clips, which also orients its sign. Learned state ends in '_'.
@@ -129,6 +130,38 @@ class SecondOrderTemporal(_Calibrated1D):
     @classmethod
     def load(cls, folder) -> SecondOrderTemporal:
         config, _ = load_folder(folder, "d3")
+        det = cls(**config["params"])
+        det._set_state(config["state"])
+        return det
+
+
+# -- shortcut control ----------------------------------------------------------------------------
+@register("saturation")
+class SaturationShortcut(_Calibrated1D):
+    """Shortcut control, not a detector: mean HSV saturation of the clip. Generated clips in the
+    shared data are more saturated (a style cue, AUC ~0.83 there); a detector that does not beat
+    this number on the same split may be learning style rather than generation artefacts."""
+
+    version = "saturation-1"
+
+    def __init__(self, stride: int = 2):
+        self.stride = stride
+
+    @classmethod
+    def tiny_kwargs(cls) -> dict:
+        return {}
+
+    def raw_scores(self, clips):
+        return np.array([np.mean([cv2.cvtColor(f[:: self.stride, :: self.stride], cv2.COLOR_RGB2HSV)[..., 1].mean()
+                                  for f in c.frames]) / 255.0 for c in clips])
+
+    def save(self, folder) -> None:
+        save_folder(folder, "saturation", {"params": self.get_params(), "state": self._fitted_state()},
+                    {"coef": np.array([self.coef_], np.float64)})
+
+    @classmethod
+    def load(cls, folder) -> SaturationShortcut:
+        config, _ = load_folder(folder, "saturation")
         det = cls(**config["params"])
         det._set_state(config["state"])
         return det

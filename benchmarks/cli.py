@@ -15,8 +15,8 @@ console = Console()
 dataset_app = typer.Typer(help="Data sets: build a Manifest from a folder or an existing manifest.", no_args_is_help=True)
 
 # --quick: small clips, few clips, fewer resamples, a short perturbation list; under 3 min on 2 cores.
-QUICK = {"size": 64, "max_clips": 90, "n_boot": 200, "perturbations": "quick", "detectors": "d3,frame_cnn"}
-FULL = {"size": 128, "n_boot": 1000, "perturbations": "grid", "detectors": "d3,aeroblade,frame_cnn"}
+QUICK = {"size": 64, "max_clips": 90, "n_boot": 200, "perturbations": "quick", "detectors": "d3,frame_cnn,saturation"}
+FULL = {"size": 128, "n_boot": 1000, "perturbations": "grid", "detectors": "d3,aeroblade,frame_cnn,saturation"}
 
 
 def _read_manifest(path: Path):
@@ -67,7 +67,7 @@ def bench_detector(
     data: Annotated[Path, typer.Option("--data", help="Manifest (or data folder) to train/test on.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for results, report and plots.")],
     detectors: Annotated[str | None, typer.Option(help="Comma-separated registered detector names "
-                                                       "(default: d3,frame_cnn with --quick, else d3,aeroblade,frame_cnn).")] = None,
+                                                       "(default: d3,frame_cnn,saturation with --quick, else d3,aeroblade,frame_cnn,saturation).")] = None,
     external: Annotated[list[str] | None, typer.Option("--external", help="External detector command with {list} and {out}; "
                                                                           "repeatable.")] = None,
     protocol: Annotated[str, typer.Option(help="in-dist | logo | cross | robust | all, or a comma list.")] = "in-dist,robust",
