@@ -3,7 +3,8 @@
 Every protocol yields Folds (train rows, test rows, a name). Labels: 1 = generated; real camera
 clips and the hard negatives (label 'animation' / 'synthetic': human-made CGI, test cards) are 0.
 
-- in-dist: Manifest.group_split; no clip group in two splits.
+- in-dist: Manifest.group_split after merging groups that share content (same prompt); no clip
+  group in two splits.
 - logo (leave-one-generator-family-out): train on the train split minus one family's clips,
   test on the test split's negatives plus every clip of the held-out family (which no training
   clip shares a family with, so using all of them leaks nothing).
@@ -15,8 +16,10 @@ Thresholds (accuracy/F1 at 0.5 on the calibrated probability) come from training
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -91,13 +94,49 @@ class Fold:
                 f"test {len(ye)} clips ({ye.sum()} generated)")
 
 
+# ../shared/data: Show-1's comparison clips of Gen-2, ModelScope and ZeroScope share prompts by index
+# (gen2_comparison_gen2_03, modelscope_comparison_ms_03, zeroscope_comparison_zs_03 show one prompt).
+_COMPARISON = re.compile(r"_comparison_(?:gen2|ms|zs)_(\d+)$")
+
+
+def merge_shared_content(manifest: Manifest) -> Manifest:
+    """Put clips that show the same content in one group before splitting: clips with the same
+    non-empty prompt, and the shared data's same-prompt comparison clips. Groups are unioned, so
+    a clip's whole original group moves with it."""
+    df = manifest.df.copy()
+    parent: dict[str, str] = {g: g for g in df["group"]}
+
+    def find(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    def union(groups) -> None:
+        roots = sorted({find(g) for g in groups})
+        for r in roots[1:]:
+            parent[r] = roots[0]
+
+    for _, part in df[df["prompt"].str.strip() != ""].groupby(df["prompt"].str.strip().str.lower()):
+        union(part["group"])
+    keys = df["path"].map(lambda p: _COMPARISON.search(Path(p).stem))
+    for _, part in df[keys.notna()].groupby(keys[keys.notna()].map(lambda m: m.group(1))):
+        union(part["group"])
+    merged = df["group"].map(find)
+    if (merged != df["group"]).any():
+        df["group"] = merged
+        return Manifest(df, root=manifest.root)
+    return manifest
+
+
 def ensure_split(manifest: Manifest, *, test_size: float = 0.3, seed: int = 0) -> Manifest:
-    """Keep an existing train/test split column (checked for group leaks), else make a group split."""
+    """Keep an existing train/test split column (checked for group leaks), else make a group split
+    after merging groups that share content (merge_shared_content)."""
     splits = set(manifest.df["split"])
     if {"train", "test"} <= splits and splits <= {"train", "val", "test"}:
         manifest.check_no_group_leak()
         return manifest
-    out = manifest.group_split(test_size=test_size, seed=seed)
+    out = merge_shared_content(manifest).group_split(test_size=test_size, seed=seed)
     out.check_no_group_leak()
     return out
 

@@ -173,3 +173,19 @@ def test_cross_dataset_keeps_manifests_apart(folder, tmp_path):
     r = run_benchmark(a, [registered("d3")], cfg, test_manifest=b, cache_dir=tmp_path / "cache")
     assert len(r.scores) == 6 and set(r.scores["protocol"]) == {"cross"}
     assert set(r.scores["clip_hash"]) == set(ClipStore(b, cfg.norm).hashes)
+
+
+def test_same_content_shares_a_group():
+    df = pd.DataFrame({
+        "path": ["generated/gen2/gen2_comparison_gen2_01.mp4", "generated/modelscope/modelscope_comparison_ms_01.mp4",
+                 "generated/zeroscope/zeroscope_comparison_zs_02.mp4", "generated/a/x.mp4", "generated/b/y.mp4",
+                 "real/r.mp4"],
+        "label": ["generated"] * 5 + ["real"],
+        "prompt": ["", "", "", "A cat surfing", "a cat surfing ", ""],
+    })
+    m = PR.merge_shared_content(Manifest(df))
+    g = m.df["group"].tolist()
+    assert g[0] == g[1] and g[2] != g[0] and g[3] == g[4] and len(set(g)) == 4
+    for seed in range(5):
+        s = PR.ensure_split(Manifest(df), test_size=0.5, seed=seed).df
+        assert s.loc[0, "split"] == s.loc[1, "split"] and s.loc[3, "split"] == s.loc[4, "split"]
