@@ -46,6 +46,9 @@ class VAETrainConfig:
     seed: int = 0
     threads: int | None = None
     kl_weight: float = 1e-6
+    # Decode the posterior mean: sampling with the initial unit variance buried the latent in noise and
+    # stalled the first hundreds of steps (loss flat at ~0.8); the transformer's latents are normalised anyway.
+    sample_posterior: bool = False
     lowfreq_weight: float = 1.0
     diff_weight: float = 0.5
     ema_decay: float = 0.995
@@ -84,13 +87,13 @@ def recon_losses(y: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: t
 class _VAEForward(torch.nn.Module):
     """encode -> sample -> decode in one forward, so DDP sees (and syncs) the whole graph."""
 
-    def __init__(self, vae):
+    def __init__(self, vae, sample_posterior: bool = False):
         super().__init__()
-        self.vae = vae
+        self.vae, self.sample_posterior = vae, sample_posterior
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         post = self.vae.encode(x).latent_dist
-        z = post.sample(generator=generator)
+        z = post.sample(generator=generator) if self.sample_posterior else post.mode()
         return self.vae.decode(z).sample, post.mean, post.logvar
 
 
@@ -157,7 +160,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
             # The frozen encoder is the EMA one: exactly the encoder that cached the transformer's latents.
             enc = {k: v for k, v in ema.shadow.items() if not is_decoder_param(k)}
             vae.load_state_dict({**vae.state_dict(), **enc})
-    model = distributed.wrap(_VAEForward(vae), dist)
+    model = distributed.wrap(_VAEForward(vae, cfg.sample_posterior), dist)
 
     clips = build_cache(load_manifest(cfg.data), cfg.cache_dir, CacheConfig(seed=cfg.seed))
     train = [c for c in clips if c.split == "train"]

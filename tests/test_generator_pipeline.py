@@ -157,3 +157,53 @@ def test_captions_cover_every_real_group():
 
     groups = set(Manifest.from_shared().where(label="real").df["group"])
     assert groups <= set(load_captions())
+
+
+@pytest.fixture()
+def tiny_weights(tmp_path, monkeypatch):
+    """Both families' 'shipped' weights replaced by tiny random pipelines."""
+    from vidprov.generator import video_generator
+
+    for family in FAMILIES:
+        save_pipeline(tiny_pipeline(family), tmp_path / family, settings={"size": 32, "num_frames": 5, "max_tokens": 8})
+    monkeypatch.setattr(video_generator, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(video_generator, "_LOADED", {})
+    return tmp_path
+
+
+def test_generate_by_family_name_and_module_level_api(tiny_weights):
+    import vidprov
+    import vidprov.generator as g
+
+    clip = vidprov.generate("a cat on grass", model="ltx", seed=1, steps=2)
+    assert clip.meta["family"] == "ltx" and clip.meta["model"] == "ltx"
+    assert g.load("wan") is g.load("wan")  # cached
+    assert np.array_equal(g.generate("a cat", model="wan", seed=5, steps=2).frames,
+                          g.load("wan")("a cat", seed=5, steps=2).frames)
+
+
+def test_demo_step_writes_clips_and_a_section(tiny_weights, tmp_path):
+    from rich.console import Console
+
+    from vidprov.demo import DemoContext
+    from vidprov.generator.demo import demo_step
+
+    ctx = DemoContext(out=tmp_path / "report", console=Console(quiet=True), quick=True, real_paths=[], manifest=None)
+    demo_step(ctx)
+    assert len(ctx.state["generated"]) == 2
+    assert all(p.endswith(".mp4") for p in ctx.state["generated"])
+    assert (tmp_path / "report" / "generated" / "samples.png").exists()
+    assert ctx.sections and ctx.sections[0][0] == "Generated clips"
+
+
+def test_bench_splits_the_time(saved):
+    from vidprov.generator.bench import run_bench
+
+    family, path = saved
+    r = run_bench(str(path), steps=3, repeats=1, device="cpu")
+    m = r["median"]
+    # Wan runs the conditional and unconditional branches as two calls per step, LTX as one batch.
+    assert m["transformer_calls"] == (6 if family == "wan" else 3)
+    assert 0 < m["transformer_s"] < m["total_s"] and m["vae_decode_s"] > 0
+    assert m["overhead_s"] == pytest.approx(m["total_s"] - m["transformer_s"] - m["vae_decode_s"])
+    assert r["peak_rss_mib"] > 0
