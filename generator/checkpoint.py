@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,21 @@ class EMA:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.decay, self.shadow, self.updates = state["decay"], state["shadow"], state["updates"]
+
+
+class StopFlag:
+    """Truthy once SIGTERM/SIGINT arrived: the training loop then ends cleanly and writes its checkpoint."""
+
+    def __init__(self):
+        self.stopped = False
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread (e.g. some test runners): rely on the time/step limits
+            pass
+
+    def _handle(self, signum, frame) -> None:
+        self.stopped = True
+
+    def __bool__(self) -> bool:
+        return self.stopped

@@ -76,12 +76,30 @@ def default_dit_config(family: str) -> DiTConfig:
     return DiTConfig(family="ltx", num_layers=5, num_heads=4, head_dim=32, ffn_mult=4, text_dim=128)
 
 
+def configs_of(family: str, transformer, text_encoder, tokenizer) -> tuple[DiTConfig, TextConfig]:
+    """Configs that rebuild loaded modules (so checkpoints of continued runs describe what they hold)."""
+    c, t = transformer.config, text_encoder.config
+    heads, dim = c.num_attention_heads, c.attention_head_dim
+    if family == "wan":
+        dit = DiTConfig(family="wan", num_layers=c.num_layers, num_heads=heads, head_dim=dim,
+                        ffn_mult=c.ffn_dim // (heads * dim), text_dim=c.text_dim, patch_size=tuple(c.patch_size))
+    else:
+        dit = DiTConfig(family="ltx", num_layers=c.num_layers, num_heads=heads, head_dim=dim, text_dim=c.caption_channels)
+    text = TextConfig(vocab_size=t.vocab_size, d_model=t.d_model, num_layers=t.num_layers, num_heads=t.num_heads,
+                      d_ff=t.d_ff, max_length=tokenizer.model_max_length)
+    return dit, text
+
+
 def load_vae(cfg: DiTTrainConfig):
-    if cfg.vae_dir:
+    vae_dir = cfg.vae_dir or (str(Path(cfg.init_from) / "vae") if cfg.init_from else None)
+    if vae_dir:
         from diffusers import AutoencoderKLLTXVideo, AutoencoderKLWan
 
+        from vidprov.generator.video_generator import _fp32_loading
+
         cls = AutoencoderKLWan if cfg.family == "wan" else AutoencoderKLLTXVideo
-        return cls.from_pretrained(cfg.vae_dir)
+        with _fp32_loading():
+            return cls.from_pretrained(vae_dir).float()
     state = checkpoint.load(cfg.vae_ckpt)
     if state is None:
         raise FileNotFoundError(f"no VAE checkpoint at {cfg.vae_ckpt}")
@@ -170,6 +188,12 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
         cache = build_latent_cache(cfg, vae, out / "latents.pt")
     distributed.barrier(dist)
     cache = torch.load(out / "latents.pt", map_location="cpu", weights_only=False)
+    if cfg.init_from:
+        # Continuing a shipped model: keep the normalisation its transformer was trained with (and record
+        # it in the cache, which is where export reads it from).
+        cache["mean"], cache["std"] = pipeline.get_latent_stats(vae, cfg.family)
+        if dist.main:
+            torch.save(cache, out / "latents.pt")
     pipeline.set_latent_stats(vae, cfg.family, cache["mean"], cache["std"])
     norm = lambda z: (z - cache["mean"].view(1, -1, 1, 1, 1)) / cache["std"].view(1, -1, 1, 1, 1)  # noqa: E731
     train_z, held_z = norm(cache["train"]["latents"]), norm(cache["heldout"]["latents"])
@@ -183,8 +207,13 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     if cfg.init_from and state is None:
         from diffusers import DiffusionPipeline
 
-        loaded = DiffusionPipeline.from_pretrained(cfg.init_from)
+        from vidprov.generator.video_generator import _fp32_loading
+
+        with _fp32_loading():
+            loaded = DiffusionPipeline.from_pretrained(cfg.init_from)
+        loaded.to(dtype=torch.float32)  # shipped weights are float16 on disk; train in float32
         tokenizer, text_encoder, transformer = loaded.tokenizer, loaded.text_encoder, loaded.transformer
+        cfg.dit, cfg.text = configs_of(cfg.family, transformer, text_encoder, tokenizer)
     else:
         tokenizer = build_tokenizer(load_captions().values(), max_length=cfg.text.max_length)
         text_encoder = build_text_encoder(len(tokenizer), cfg.text.d_model, cfg.text.num_layers, cfg.text.num_heads,
@@ -246,7 +275,8 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.family} transformer", disable=not dist.main, dynamic_ncols=True)
     last_held = history["heldout"][-1][1] if history["heldout"] else float("nan")
     flow.train()
-    while step < cfg.steps:
+    stop = checkpoint.StopFlag()
+    while step < cfg.steps and not stop:
         if cfg.minutes is not None and time.time() - t0 > cfg.minutes * 60:
             break
         for g_ in opt.param_groups:

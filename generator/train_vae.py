@@ -97,6 +97,15 @@ class _VAEForward(torch.nn.Module):
         return self.vae.decode(z).sample, post.mean, post.logvar
 
 
+def vae_config_of(vae, family: str) -> VAEConfig:
+    """The VAEConfig that rebuilds a loaded diffusers VAE (stored in checkpoints)."""
+    c = vae.config
+    if family == "wan":
+        return VAEConfig(family="wan", latent_channels=c.z_dim, channels=(c.base_dim,), layers_per_block=c.num_res_blocks - 1)
+    return VAEConfig(family="ltx", latent_channels=c.latent_channels, channels=tuple(c.block_out_channels),
+                     layers_per_block=c.layers_per_block[0], patch_size=c.patch_size)
+
+
 def is_decoder_param(name: str) -> bool:
     return name.startswith(("decoder.", "post_quant_conv."))
 
@@ -138,7 +147,11 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         cfg.vae = VAEConfig(**state["config"]["vae"])
     vae = build_vae(cfg.vae)
     if state is None and cfg.init_from:
-        vae = type(vae).from_pretrained(cfg.init_from)
+        from vidprov.generator.video_generator import _fp32_loading
+
+        with _fp32_loading():
+            vae = type(vae).from_pretrained(cfg.init_from).float()
+        cfg.vae = vae_config_of(vae, cfg.family)
     vae.to(dist.device)
     if cfg.freeze_encoder:
         for n, p in vae.named_parameters():
@@ -190,7 +203,8 @@ def train_vae(cfg: VAETrainConfig) -> dict:
     cpu0 = time.process_time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.family} VAE", disable=not dist.main, dynamic_ncols=True)
     last_psnr = history["heldout_psnr"][-1][1] if history["heldout_psnr"] else float("nan")
-    while step < cfg.steps:
+    stop = checkpoint.StopFlag()
+    while step < cfg.steps and not stop:
         if cfg.minutes is not None and time.time() - t0 > cfg.minutes * 60:
             break
         for g in opt.param_groups:

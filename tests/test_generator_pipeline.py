@@ -38,9 +38,14 @@ def saved(request, tmp_path_factory):
     return request.param, path
 
 
+@pytest.fixture(scope="module")
+def loaded(saved):
+    return VideoGenerator.load(saved[1], device="cpu")
+
+
 def test_roundtrip_loads_as_diffusers_pipeline_and_is_deterministic(saved):
     family, path = saved
-    gen = VideoGenerator.load(path, device="cpu")
+    gen = VideoGenerator.load(path, device="cpu")  # the PATH loader: a save_pretrained folder
     assert gen.family == family
     assert type(gen.pipe).__name__ == ("WanPipeline" if family == "wan" else "LTXPipeline")
     a = gen("a cat on grass", seed=3, steps=3)
@@ -55,9 +60,8 @@ def test_roundtrip_loads_as_diffusers_pipeline_and_is_deterministic(saved):
     assert len(a.meta["checkpoint_hash"]) == 16
 
 
-def test_explicit_latents_reproduce_the_seeded_noise(saved):
-    _, path = saved
-    gen = VideoGenerator.load(path, device="cpu")
+def test_explicit_latents_reproduce_the_seeded_noise(loaded):
+    gen = loaded
     z = gen.initial_noise(7, 5, 32, 32)
     assert z.shape == (1, *gen.latent_shape(5, 32, 32))
     by_seed = gen("cars on a road", seed=7, steps=2)
@@ -68,9 +72,8 @@ def test_explicit_latents_reproduce_the_seeded_noise(saved):
         gen("cars", steps=2, latents=torch.zeros(1, 4, 1, 1, 1))
 
 
-def test_inversion_pieces_have_consistent_shapes(saved):
-    _, path = saved
-    gen = VideoGenerator.load(path, device="cpu")
+def test_inversion_pieces_have_consistent_shapes(loaded):
+    gen = loaded
     emb, mask = gen.encode_prompt("a cat")
     z = gen.initial_noise(0, 5, 32, 32)
     v = gen.predict_velocity(z, 500.0, emb, mask)
@@ -87,9 +90,8 @@ def test_inversion_pieces_have_consistent_shapes(saved):
     assert gen.decode_latents(lat).frames.shape == clip.frames.shape
 
 
-def test_bad_settings_raise_clear_errors(saved):
-    _, path = saved
-    gen = VideoGenerator.load(path, device="cpu")
+def test_bad_settings_raise_clear_errors(loaded):
+    gen = loaded
     with pytest.raises(GenerationError, match="4k\\+1"):
         gen("a cat", num_frames=6, steps=1)
     with pytest.raises(GenerationError, match="multiple of 16"):

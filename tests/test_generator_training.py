@@ -85,6 +85,22 @@ def test_vae_and_transformer_train_resume_and_export(family, data_dir, tmp_path)
     clip = gen("people walking", seed=0, steps=2)
     assert clip.frames.shape == (5, 32, 32, 3)
 
+    # Later sessions continue from the shipped folder, keeping its latent normalisation.
+    s = train_vae(vae_config(family, data_dir, tmp_path / "vae2", steps=1, init_from=str(out / "vae")))
+    assert s["step"] == 1
+    cfg.out, cfg.init_from, cfg.steps, cfg.dit, cfg.text = str(tmp_path / "dit2"), str(out), 1, None, None
+    s = train_dit(cfg)
+    assert s["step"] == 1
+    from vidprov.generator.pipeline import get_latent_stats
+
+    state = torch.load(tmp_path / "dit2" / "ckpt.pt", weights_only=False)
+    assert state["config"]["init_from"] == str(out)
+    assert state["config"]["dit"]["num_layers"] == 1 and state["config"]["text"]["d_model"] == 16
+    shipped_mean, shipped_std = get_latent_stats(gen.vae, family)
+    assert torch.allclose(shipped_mean, lat["mean"].float(), atol=1e-2)  # exported = training stats (fp16 rounding)
+    lat2 = torch.load(tmp_path / "dit2" / "latents.pt", weights_only=False)
+    assert torch.equal(lat2["mean"], shipped_mean) and torch.equal(lat2["std"], shipped_std)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
