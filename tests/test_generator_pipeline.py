@@ -209,3 +209,33 @@ def test_bench_splits_the_time(saved):
     assert 0 < m["transformer_s"] < m["total_s"] and m["vae_decode_s"] > 0
     assert m["overhead_s"] == pytest.approx(m["total_s"] - m["transformer_s"] - m["vae_decode_s"])
     assert r["peak_rss_mib"] > 0
+
+
+def _run_cli(monkeypatch, *argv) -> int:
+    from vidprov import cli
+
+    monkeypatch.setattr("sys.argv", ["vidprov", *argv])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    return exc.value.code
+
+
+def test_cli_generate_dataset_and_bench(saved, tmp_path, monkeypatch, capsys):
+    from vidprov.manifest import Manifest
+
+    _, path = saved
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("cars\tcars on a road\n# a comment\na cat on grass\n")
+    out = tmp_path / "ds"
+    assert _run_cli(monkeypatch, "generate-dataset", "--n", "2", "--out", str(out), "--models", str(path),
+                    "--steps", "2", "--guidance", "1.5", "--prompts", str(prompts), "--device", "cpu") == 0
+    m = Manifest.read(out / "manifest.csv")
+    assert list(m.df["prompt"]) == ["cars on a road", "a cat on grass"]
+    assert m.df["group"][0].endswith("/cars") and set(m.df["guidance"]) == {1.5}
+    assert _run_cli(monkeypatch, "generate-dataset", "--n", "1", "--out", str(out), "--models", str(path),
+                    "--prompts", str(tmp_path / "missing.txt")) == 2
+    assert "prompt file not found" in capsys.readouterr().err
+    assert _run_cli(monkeypatch, "bench", "generator", "--model", str(path), "--steps", "2", "--repeats", "1",
+                    "--device", "cpu", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"] == 2 and report["median"]["total_s"] > 0
