@@ -30,6 +30,10 @@ def test_marked_noise_stays_standard_normal_and_only_the_disk_changes():
     spec_diff = torch.fft.fft2(marked[0, 3] - noise[0, 3]).abs()
     outside = ~latent.disk_mask(32, 32)
     assert spec_diff[:, outside].max() < 1e-4  # float32 round-off only
+    # magnitudes are the seed's, phases the key's
+    a, b = torch.fft.fft2(marked[0, 3].double()), torch.fft.fft2(noise[0, 3].double())
+    inside = latent.disk_mask(32, 32)
+    assert torch.allclose(a.abs()[:, inside], b.abs()[:, inside], atol=1e-3)
 
 
 def test_sample_invert_recovers_the_key():
@@ -101,7 +105,7 @@ def test_generator_wiring_marks_and_detects():
     assert wm.detect(marked, "other-key").p_value > 1e-3
 
 
-@pytest.mark.parametrize("radius", [3.0, 5.0])
+@pytest.mark.parametrize("radius", [2.0, 3.0, 5.0])
 def test_half_mask_counts_each_conjugate_pair_once(radius):
     m = latent.disk_mask(16, 16, radius)
     h = latent._half(m)

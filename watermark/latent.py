@@ -1,9 +1,10 @@
 """Latent (generation-time) watermark, Tree-Ring style, for flow-matching video generators.
 
-Embedding: the initial noise z_T (B, C, t, h, w) gets, in one latent channel, a key-derived set of
-low spatial frequencies (a disk of the 2-D DFT of every latent frame). The replacement is itself
-the DFT of key-seeded Gaussian noise, so the marked noise is still a valid N(0, I) draw: the
-sample changes a little, its quality does not.
+Embedding: in one latent channel of the initial noise z_T (B, C, t, h, w), the low spatial
+frequencies (a disk of the 2-D DFT of every latent frame) get the key's phases while keeping the
+seed's magnitudes. Over random keys the phases of white Gaussian noise are uniform anyway, so the
+marked noise is still a valid N(0, I) draw, and the magnitudes keep each seed's sample its own
+(Tree-Ring's fixed rings make every sample of a key share the same low frequencies).
 
 Detection: encode the video with the generator's VAE, run the flow-matching Euler sampler
 backwards (sigma 0 -> 1) with an empty prompt to recover an estimate of z_T, and test the phases
@@ -26,7 +27,11 @@ from vidprov.watermark.keys import WatermarkKey, as_key
 
 log = logging.getLogger(__name__)
 
-RADIUS = 5.0  # disk of spatial frequencies (cycles per latent frame), DC excluded
+RADIUS_FRACTION = 0.3  # disk radius as a fraction of the latent frame's short side (DC excluded)
+
+
+def default_radius(h: int, w: int) -> float:
+    return max(1.5, RADIUS_FRACTION * min(h, w))
 DEFAULT_ALPHA = 1e-6
 
 
@@ -42,8 +47,9 @@ class LatentResult:
         return asdict(self)
 
 
-def disk_mask(h: int, w: int, radius: float = RADIUS) -> torch.Tensor:
+def disk_mask(h: int, w: int, radius: float | None = None) -> torch.Tensor:
     """Bool (h, w) mask of DFT indices with 0 < |k| <= radius (symmetric under k -> -k)."""
+    radius = default_radius(h, w) if radius is None else radius
     ky = torch.fft.fftfreq(h, d=1.0 / h)
     kx = torch.fft.fftfreq(w, d=1.0 / w)
     r = torch.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
@@ -70,21 +76,22 @@ def key_pattern(key: WatermarkKey, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.fft.fft2(torch.from_numpy(g))
 
 
-def watermark_noise(noise: torch.Tensor, key, radius: float = RADIUS) -> torch.Tensor:
-    """Mark initial noise (B, C, t, h, w): the disk of one channel's spectrum becomes the key's."""
+def watermark_noise(noise: torch.Tensor, key, radius: float | None = None) -> torch.Tensor:
+    """Mark initial noise (B, C, t, h, w): the disk of one channel's spectrum takes the key's phases."""
     k = as_key(key)
     b, c, t, h, w = noise.shape
     ch = channel_for(c)
     mask = disk_mask(h, w, radius)
     pattern = key_pattern(k, (t, h, w))
     spec = torch.fft.fft2(noise[:, ch].double())  # b t h w
-    spec = torch.where(mask, pattern.to(spec)[None], spec)
+    keyed = spec.abs() * torch.exp(1j * torch.angle(pattern)).to(spec)[None]
+    spec = torch.where(mask, keyed, spec)
     out = noise.clone()
     out[:, ch] = torch.fft.ifft2(spec).real.to(noise.dtype)
     return out
 
 
-def test_noise(noise: torch.Tensor, key, *, radius: float = RADIUS, alpha: float = DEFAULT_ALPHA) -> LatentResult:
+def test_noise(noise: torch.Tensor, key, *, radius: float | None = None, alpha: float = DEFAULT_ALPHA) -> LatentResult:
     """Test recovered noise (B, C, t, h, w) (B = 1) for the key's pattern."""
     k = as_key(key)
     _, c, t, h, w = noise.shape
@@ -130,7 +137,7 @@ def default_sigmas(steps: int) -> torch.Tensor:
 class GeneratorWatermark:
     """The latent watermark wired to a vidprov.generator VideoGenerator."""
 
-    def __init__(self, generator, *, steps: int = 20, radius: float = RADIUS):
+    def __init__(self, generator, *, steps: int = 20, radius: float | None = None):
         self.gen = generator
         self.steps = steps
         self.radius = radius
