@@ -115,6 +115,8 @@ def train_cmd(
     model: Annotated[str, typer.Option(help="features | spacetime | fused")] = "fused",
     seed: Annotated[int, typer.Option()] = 0,
     epochs: Annotated[int, typer.Option(help="Spacetime network epochs.")] = 6,
+    crop: Annotated[int, typer.Option(help="Spacetime network training crop (pixels).")] = 96,
+    frames: Annotated[int, typer.Option(help="Spacetime network frames per training sample.")] = 6,
     augment: Annotated[int, typer.Option(help="Perturbed copies of each training window.")] = 1,
     max_windows: Annotated[int, typer.Option(help="Windows per training clip.")] = 4,
     classifier: Annotated[str, typer.Option(help="Feature model: gb | logreg")] = "gb",
@@ -127,7 +129,8 @@ def train_cmd(
 
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
-    cfg = TrainConfig(model=model, seed=seed, epochs=epochs, augment=augment, max_windows=max_windows,
+    cfg = TrainConfig(model=model, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
+                      max_windows=max_windows,
                       classifier=classifier, crf35_eval=crf35)
     command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
     card = train(data, out, cfg, cache or DEFAULT_CACHE, command=command)
