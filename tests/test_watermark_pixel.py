@@ -126,5 +126,7 @@ def test_keys_and_payload_parsing(tmp_path, monkeypatch):
 
 
 def test_too_small_frames_raise_clearly():
-    with pytest.raises(ValueError, match="smaller"):
+    with pytest.raises(pixel.WatermarkError, match="smaller"):
         pixel.embed(texture_clip(t=2, h=48, w=48), "k")
+    with pytest.raises(pixel.WatermarkError, match="too small"):
+        pixel.detect(texture_clip(t=2, h=24, w=24), "k")

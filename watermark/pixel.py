@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from vidprov.clip import Clip
+from vidprov.errors import VidprovError
 from vidprov.watermark import ecc, null, tile
 from vidprov.watermark.keys import WatermarkKey, as_key, parse_payload
 
@@ -33,6 +34,10 @@ DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
 SIGNAL_SHARE = 0.8  # share of the pixel budget for the pure signal; the rest cancels host interference
 BATCH = 16
 SCALES = (1.0, 0.5, 0.75, 1.5, 2.0)
+
+
+class WatermarkError(VidprovError, ValueError):
+    """Frames the watermark cannot work with (too small for its tile, wrong dtype or shape)."""
 
 
 @dataclass
@@ -111,10 +116,10 @@ def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, p
     for batch in _batches(frames, BATCH):
         rgb = np.asarray(batch)
         if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[-1] != 3:
-            raise ValueError(f"frames must be uint8 (T, H, W, 3), got {rgb.dtype} {rgb.shape}")
+            raise WatermarkError(f"frames must be uint8 (T, H, W, 3), got {rgb.dtype} {rgb.shape}")
         _, h, w, _ = rgb.shape
         if min(h, w) < tile.TILE:
-            raise ValueError(f"frames of {h}x{w} are smaller than the {tile.TILE}-pixel watermark tile")
+            raise WatermarkError(f"frames of {h}x{w} are smaller than the {tile.TILE}-pixel watermark tile")
         y = luma(rgb)
         b = y.shape[0]
         residual, mask = np.empty_like(y), np.empty_like(y)
@@ -181,7 +186,7 @@ class Folder:
     def __init__(self, height: int, width: int, fps: float, *, scales=SCALES, segment_s: float = 1.0):
         self.periods = [p for p in (round(tile.TILE * s) for s in scales) if p <= min(height, width)]
         if not self.periods:
-            raise ValueError(f"frames of {height}x{width} are too small to hold a watermark tile")
+            raise WatermarkError(f"frames of {height}x{width} are too small to hold a watermark tile")
         self.scale_of = {round(tile.TILE * s): s for s in scales}
         self.fps = fps
         self.seg_len = max(1, round(segment_s * fps))

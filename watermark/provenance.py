@@ -51,7 +51,11 @@ def detect_any(path: str | os.PathLike, keys, *, max_frames: int | None = 600) -
     keys = _keys(keys)
     if not keys:
         return None
-    folder = pixel.fold_file(path, max_frames=max_frames)
+    try:
+        folder = pixel.fold_file(path, max_frames=max_frames)
+    except pixel.WatermarkError as exc:
+        log.info("%s: no watermark test: %s", path, exc)
+        return None
     results = [pixel.analyse(folder, k) for k in keys]
     best = min(results, key=lambda r: r.p_value)
     best.p_value = min(1.0, best.p_value * len(keys))
