@@ -108,11 +108,13 @@ def verify_cmd(
     trust: Annotated[list[Path] | None, typer.Option("--trust", help="Extra trust anchor PEM (repeatable).")] = None,
     key: Annotated[list[str] | None, typer.Option("--key", "-k", help="Watermark key to test (repeatable).")] = None,
     max_frames: Annotated[int | None, typer.Option(help="Read at most N frames for the watermark.")] = 600,
+    latent_model: Annotated[str, typer.Option(help="Generator whose latent watermark to test: auto (from the manifest), wan, ltx, none.")] = "auto",
 ) -> None:
     """Every provenance layer of a file: C2PA state, pixel watermark, latent watermark, and a finding."""
     from vidprov.watermark.provenance import verify
 
-    report = verify(src, keys=key or [], trust=trust or [], max_frames=max_frames)
+    report = verify(src, keys=key or [], trust=trust or [], max_frames=max_frames,
+                    latent_model=None if latent_model == "none" else latent_model)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return

@@ -63,6 +63,39 @@ def detect_any(path: str | os.PathLike, keys, *, max_frames: int | None = 600) -
     return best
 
 
+def latent_check(path: str | os.PathLike, model: str, keys) -> dict:
+    """Latent-watermark test of a clip made by one of vidprov's generators (best key, Bonferroni)."""
+    import vidprov
+    from vidprov.errors import VidprovError
+    from vidprov.watermark import latent
+
+    keys = _keys(keys)
+    if not keys:
+        return {"tested": False, "reason": "no watermark key to test"}
+    try:
+        from vidprov.generator import load
+
+        gen = load(model)
+        clip = vidprov.read_video(path, max_frames=int(gen.settings["num_frames"]))
+        wm = latent.GeneratorWatermark(gen)
+        noise = wm.recover_noise(clip)  # the costly part (VAE + inversion) is done once for all keys
+    except (VidprovError, ImportError, RuntimeError, ValueError) as exc:
+        return {"tested": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
+    results = [latent.test_noise(noise, k) for k in keys]
+    best = min(results, key=lambda r: r.p_value)
+    p = min(1.0, best.p_value * len(keys))
+    return {**best.to_dict(), "p_value": p, "detected": p < latent.DEFAULT_ALPHA, "model": model, "tested": True}
+
+
+def _generator_model(state: credentials.C2paState) -> str | None:
+    """The vidprov generator family a signed manifest names, if any."""
+    from vidprov.generator.models import FAMILIES
+
+    gen = ((state.manifest or {}).get("generation") or {})
+    model = str(gen.get("model", ""))
+    return model if str(gen.get("generator", "")).startswith("vidprov") and model in FAMILIES else None
+
+
 def finding(c2pa: credentials.C2paState, wm: pixel.WatermarkResult | None, latent: dict | None) -> str:
     marked = bool(wm and wm.detected) or bool(latent and latent.get("detected"))
     ai_claim = bool(c2pa.manifest and c2pa.manifest.get("digital_source_type") == credentials.TRAINED_ALGORITHMIC_MEDIA)
@@ -80,11 +113,12 @@ def finding(c2pa: credentials.C2paState, wm: pixel.WatermarkResult | None, laten
 
 
 def verify(path: str | os.PathLike, *, keys=None, trust=(), max_frames: int | None = 600,
-           latent: dict | None = None) -> ProvenanceReport:
+           latent_model: str | None = "auto") -> ProvenanceReport:
     """Check every provenance layer of path.
 
     keys: watermark keys to test besides the per-user default key. trust: extra PEM trust anchors.
-    latent: a precomputed latent-watermark result (see vidprov.watermark.latent), or None.
+    latent_model: generator family ('wan', 'ltx') whose latent watermark to test; 'auto' tests the
+    one a signed manifest names (clips made by vidprov's generators); None skips it.
     """
     path = Path(path)
     if not path.is_file():
@@ -97,6 +131,8 @@ def verify(path: str | os.PathLike, *, keys=None, trust=(), max_frames: int | No
         vidprov.probe(path)  # a damaged or hostile file fails here with a clear VideoError
         wm = detect_any(path, keys, max_frames=max_frames)
     state = credentials.read_credentials(path, trust=list(trust))
+    model = _generator_model(state) if latent_model == "auto" else latent_model
+    latent = latent_check(path, model, keys) if model and not is_image else None
     return ProvenanceReport(str(path), state, wm, latent, finding(state, wm, latent))
 
 
