@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PSNR_DB = 43.0
 DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
-SIGNAL_SHARE = 0.8  # share of the pixel budget for the pure signal; the rest cancels host interference
+SIGNAL_SHARE = 0.9  # share of the pixel budget for the pure signal; the rest cancels host interference
 BATCH = 16
 SCALES = (1.0, 0.5, 0.75, 1.5, 2.0)
 
