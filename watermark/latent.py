@@ -114,7 +114,7 @@ def sample(noise: torch.Tensor, velocity: VelocityFn, sigmas: torch.Tensor) -> t
     """Flow-matching Euler sampler: x(sigma=1) = noise -> x(sigma=0); v = noise - data."""
     x = noise
     for s, s_next in zip(sigmas[:-1], sigmas[1:], strict=True):
-        x = x + (s_next - s) * velocity(x, torch.full((x.shape[0],), float(s) * 1000.0))
+        x = x + (s_next - s) * velocity(x, torch.full((x.shape[0],), float(s) * 1000.0, device=x.device))
     return x
 
 
@@ -125,7 +125,7 @@ def invert(x0: torch.Tensor, velocity: VelocityFn, sigmas: torch.Tensor) -> torc
     x = x0
     for s, s_next in zip(rev[:-1], rev[1:], strict=True):
         # evaluate at the step's upper sigma, mirroring the sampler's (explicit) step
-        x = x + (s_next - s) * velocity(x, torch.full((x.shape[0],), float(s_next) * 1000.0))
+        x = x + (s_next - s) * velocity(x, torch.full((x.shape[0],), float(s_next) * 1000.0, device=x.device))
     return x
 
 
