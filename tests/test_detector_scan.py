@@ -14,7 +14,15 @@ from vidprov import encode_video
 from vidprov.clip import Clip
 from vidprov.detector.cli import expand_paths
 from vidprov.detector.models import FeatureDetector
-from vidprov.detector.scan import ERROR, LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN, Scanner, verdict_for
+from vidprov.detector.scan import (
+    DEFAULT_MODEL_DIR,
+    ERROR,
+    LIKELY_GENERATED,
+    LIKELY_REAL,
+    UNCERTAIN,
+    Scanner,
+    verdict_for,
+)
 
 SPEC = dict(window_size=32, window_frames=8, max_windows=1)
 
@@ -149,3 +157,12 @@ def test_provenance_combined_into_one_verdict(model_dir, videos):
     rep = Scanner(model_dir, provenance=True).scan(folder / "real.mp4")
     assert rep.provenance is not None and "c2pa" in rep.provenance
     assert rep.provenance_verdict.startswith(rep.verdict)
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped default detector weights")
+def test_shipped_default_detector_scans(videos):
+    folder, real = videos
+    card = json.loads((DEFAULT_MODEL_DIR / "card.json").read_text())
+    rep = vidprov.scan(folder / "real.mp4")
+    assert 0 <= rep.p_generated <= 1 and rep.threshold == pytest.approx(card["threshold"])
+    assert (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size < 5_000_000
