@@ -143,9 +143,15 @@ def bench_detector(
         for row in summary.itertuples(index=False):
             table.add_row(*map(str, row))
         console.print(table)
+    said: dict[tuple[str, str], int] = {}
     for s in result.skipped:
         if s.get("what") == "detector":
-            console.print(f"[yellow]skipped {s['detector']} on {s['protocol']}/{s['fold']}: {s['reason']}[/yellow]")
+            said[(s["detector"], s["reason"])] = said.get((s["detector"], s["reason"]), 0) + 1
+    for (det, reason), n in said.items():
+        console.print(f"[yellow]skipped {det} on {n} fold(s)/perturbation(s): {reason}[/yellow]")
+    n_bad = sum(s.get("what") == "clip" for s in result.skipped)
+    if n_bad:
+        console.print(f"[yellow]{n_bad} unreadable clip(s) left out; see report.md[/yellow]")
     console.print(f"done in {runtime:.0f} s -> {files['report']}")
 
 
