@@ -72,7 +72,7 @@ def _save_preview(path: Path, clips: list[np.ndarray], scale: int = 2) -> None:
 
 
 def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None = None, dit_ckpt: Path | None = None,
-                  run_eval: bool = True) -> dict:
+                  run_eval: bool = True, notes: str | None = None) -> dict:
     from vidprov.generator.export import pipeline_from_checkpoints, save_pipeline
     from vidprov.generator.pipeline import FPS, MAX_TOKENS
 
@@ -97,7 +97,10 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
     if run_eval:
         info["eval"] = evaluate(out)
     (out / "metrics.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
-    (out / "README.md").write_text(model_card(info))
+    card = model_card(info)
+    if notes:
+        card += "\n## Training history (as run)\n\n" + notes.strip() + "\n"
+    (out / "README.md").write_text(card)
     return {k: v for k, v in info.items() if k in ("family", "params_m", "eval")}
 
 

@@ -135,11 +135,13 @@ def export_cmd(
     vae_ckpt: Annotated[Path | None, typer.Option()] = None,
     dit_ckpt: Annotated[Path | None, typer.Option()] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Measure held-out PSNR and sample metrics for the model card.")] = True,
+    notes: Annotated[Path | None, typer.Option(help="Markdown file appended to the model card (how the run actually went).")] = None,
 ) -> None:
     """Assemble the EMA weights of both checkpoints into a diffusers pipeline folder with a model card."""
     from vidprov.generator.card import export_family
 
-    res = export_family(family, out=out, vae_ckpt=vae_ckpt, dit_ckpt=dit_ckpt, run_eval=evaluate)
+    res = export_family(family, out=out, vae_ckpt=vae_ckpt, dit_ckpt=dit_ckpt, run_eval=evaluate,
+                        notes=notes.read_text() if notes else None)
     console.print_json(data=res)
 
 
