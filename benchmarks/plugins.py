@@ -115,6 +115,12 @@ def registered(name: str, *, quick: bool = False, **kwargs) -> DetectorSpec:
     for k, v in probe.get_params().items():
         if not _plain(v):
             identity["params"][k] = _object_identity(v)
+    if getattr(probe, "vae", "absent") is None and hasattr(probe, "_vae"):
+        # A VAE loaded by family name: key the cache on its weights, so retrained weights rescore.
+        try:
+            identity["vae_weights"] = _object_identity(probe._vae())
+        except VidprovError as exc:
+            identity["vae_weights"] = f"unavailable: {exc}"
     return DetectorSpec(name, lambda: create(name, **kw), identity)
 
 
