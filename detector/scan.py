@@ -177,6 +177,8 @@ class Scanner:
         scores = self.detector.score_windows(windows, explain=self.explain)
         p = float(np.mean([s.p_generated for s in scores]))
         analysed = float(sum(w.end_s - w.start_s for w in windows))
+        if duration:  # a tail window ends at its last frame's nominal end, a little past the container's
+            analysed = min(analysed, duration)
         verdict = verdict_for(p, self.threshold, self.real_below)
         drivers: dict[str, float] = {}
         for s in scores:
