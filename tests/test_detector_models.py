@@ -48,7 +48,10 @@ def test_feature_detector_learns_and_roundtrips(tmp_path, data, classifier, cali
     model.save(tmp_path / "m")
     assert sorted(f.name for f in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
     back = load_detector(tmp_path / "m")
-    assert np.allclose(back.predict_proba(clips[16:]), p)
+    # Compare on fixed windows: windowing re-encodes with H.264, which is not bit-exact run to run.
+    wins = [w.clip for c in clips[16:] for w in model.clip_windows(c)]
+    assert np.array_equal(back.window_proba(wins), model.window_proba(wins))
+    assert np.allclose(back.predict_proba(clips[16:]), p, atol=0.1)
     scores = back.score_windows([w for c in clips[:2] for w in back.clip_windows(c)], explain=3)
     assert len(scores[0].drivers) == 3 and all(isinstance(n, str) for n, _ in scores[0].drivers)
 
@@ -70,7 +73,8 @@ def test_spacetime_trains_and_roundtrips(tmp_path, data):
     p = model.predict_proba(clips[:4])
     assert p.shape == (4, 2) and np.all((p >= 0) & (p <= 1))
     model.save(tmp_path / "s")
-    assert np.allclose(load_detector(tmp_path / "s").predict_proba(clips[:4]), p, atol=1e-5)
+    wins = [w.clip for c in clips[:4] for w in model.clip_windows(c)]
+    assert np.allclose(load_detector(tmp_path / "s").window_proba(wins), model.window_proba(wins), atol=1e-5)
 
 
 def test_fused_stacks_members_and_roundtrips(tmp_path, data):
@@ -85,7 +89,9 @@ def test_fused_stacks_members_and_roundtrips(tmp_path, data):
     assert model.stacker_.coef[0] > 0
     model.save(tmp_path / "f")
     back = load_detector(tmp_path / "f")
-    assert isinstance(back, FusedDetector) and np.allclose(back.predict_proba(clips[:6]), p, atol=1e-5)
+    wins = [w.clip for c in clips[:6] for w in model.clip_windows(c)]
+    assert isinstance(back, FusedDetector)
+    assert np.allclose(back.window_proba(wins), model.window_proba(wins), atol=1e-5)
 
 
 def test_load_errors_name_the_problem(tmp_path):

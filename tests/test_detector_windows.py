@@ -49,13 +49,14 @@ def test_sources_path_bytes_fileobj_agree(tmp_path):
     data = encode_video(moving(40, 20.0), crf=10)
     path = tmp_path / "c.mp4"
     path.write_bytes(data)
-    a = list(iter_windows(path, SPEC))
-    b = list(iter_windows(data, SPEC))
+    # No H.264 round-trip here: vidprov.reencode is not bit-exact from run to run, decoding is.
+    spec = WindowSpec(size=32, fps=8.0, num_frames=8, crf=None, max_windows=None, chunk=2)
+    a = list(iter_windows(path, spec))
+    b = list(iter_windows(data, spec))
     with open(path, "rb") as f:
-        c = list(iter_windows(rewindable(f), SPEC))
+        c = list(iter_windows(rewindable(f), spec))
     nonseek = io.BufferedReader(io.BytesIO(data))
-    d = list(iter_windows(rewindable(nonseek), SPEC))
+    d = list(iter_windows(rewindable(nonseek), spec))
     assert len(a) == len(b) == len(c) == len(d) == 2
-    # Same pixels up to encoder rounding (x264's threads may differ by a level here and there).
     for x, y in ((a[0], b[0]), (a[1], c[1]), (a[1], d[1])):
-        assert np.abs(x.clip.frames.astype(int) - y.clip.frames).mean() < 0.5
+        assert np.array_equal(x.clip.frames, y.clip.frames)
