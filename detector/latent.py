@@ -74,14 +74,11 @@ def load_vae(family: str | None = None, device: str = "cpu") -> tuple[str, Recon
     loader = getattr(generator, "load_vae", None)
     if loader is None:
         return None
-    families = [family] if family else list(getattr(generator, "VAE_FAMILIES", None) or [None])
-    for fam in families:
+    for fam in [family] if family else ["wan", "ltx"]:  # vidprov's two video VAE families
         try:
-            vae = loader(fam, device=device) if fam is not None else loader(device=device)
-        except TypeError:
-            vae = loader(fam) if fam is not None else loader()
+            vae = loader(fam, device=device)
         except Exception as exc:  # weights absent or a broken install: detection goes on without it
             log.info("VAE %s unavailable: %s", fam, exc)
             continue
-        return (fam or "vae"), vae.reconstruct
+        return fam, vae.reconstruct
     return None
