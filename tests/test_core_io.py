@@ -264,3 +264,15 @@ def test_shared_data_formats_round_trip(tmp_path, path):
     assert back.num_frames == clip.num_frames
     h, w = clip.height, clip.width
     assert psnr(back.frames[:, :h, :w], clip.frames) > 28
+
+
+def test_in_memory_encode_is_reproducible(clip):
+    first = vidprov.encode_video(clip, crf=30)
+    assert all(vidprov.encode_video(clip, crf=30) == first for _ in range(20))
+    np.testing.assert_array_equal(vidprov.reencode(clip).frames, vidprov.reencode(clip).frames)
+
+
+def test_iter_frames_hands_out_owned_memory(mp4_bytes):
+    frames = [f for _, f in iter_frames(mp4_bytes, max_frames=5)]
+    assert all(f.flags.owndata for f in frames)
+    np.testing.assert_array_equal(np.stack(frames), read_video(mp4_bytes, max_frames=5).frames)

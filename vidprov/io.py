@@ -243,7 +243,8 @@ def iter_frames(
     """
     for t, frame in _decode(src, {}, max_frames=max_frames, stride=stride, size=size, start_s=start_s,
                             duration_s=duration_s, allow_partial=allow_partial, limits=limits):
-        yield t, np.ascontiguousarray(frame)
+        # _decode yields views on FFmpeg's frame buffers; hand out memory the caller owns.
+        yield t, np.array(frame, copy=True, order="C")
 
 
 def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s, allow_partial, limits):
@@ -490,10 +491,17 @@ def write_video(
     return path
 
 
-def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p") -> bytes:
-    """Encode a Clip to mp4 bytes in memory."""
+def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
+                 deterministic: bool = True) -> bytes:
+    """Encode a Clip to mp4 bytes in memory.
+
+    deterministic: one encoder thread. libx264's frame threads give different bytes from run to run
+    on a loaded machine (seen here in ~3% of runs), which would make normalize() and the benchmark
+    perturbations irreproducible.
+    """
     buf = io.BytesIO()
-    _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=None)
+    options = {"threads": "1"} if deterministic else None
+    _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
     return buf.getvalue()
 
 
