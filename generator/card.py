@@ -134,7 +134,7 @@ def model_card(info: dict) -> str:
         f"vidprov generator export --family {f}",
         "```",
         f"- VAE: {v['steps']} steps, {v['cpu_s'] / 60:.0f} CPU-minutes, final train loss {v['final_train_loss']:.4f}"
-        " (L1 + MSE + low-frequency colour + finite differences + 1e-6 KL), EMA weights.",
+        " (L1 + MSE + low-frequency colour + chroma + finite differences + 1e-6 KL), EMA weights.",
         f"- Transformer + text encoder: {t['steps']} steps, {t['cpu_s'] / 60:.0f} CPU-minutes, final train flow-matching"
         f" loss {t['final_train_loss']:.4f}, held-out {t['heldout_flow_loss']:.4f}, EMA weights.",
         f"- Machine: {info['machine']}.",
@@ -149,7 +149,7 @@ def model_card(info: dict) -> str:
             "## Measured (`vidprov generator export --family " + f + "`)",
             f"- VAE held-out PSNR: **{ev['vae_heldout_psnr_db']:.2f} dB** over {ev['n_heldout_crops']} fixed 17x64x64 crops"
             " (target 26 dB: " + ("met" if ev["vae_heldout_psnr_db"] >= 26 else "missed") + ").",
-            f"- {ev['n_samples']} samples ({ev['steps']} steps, guidance {ev['guidance']}), {ev['seconds_per_sample_cpu']:.2f} s each on this CPU:",
+            f"- {ev['n_samples']} samples ({ev['steps']} steps, guidance {ev['guidance']}), {ev['seconds_per_sample_cpu']:.2f} s each on this CPU (both families exporting at once):",
             "",
             "| | warping error | sharpness (Laplacian var) | motion (mean abs frame diff) |",
             "|---|---|---|---|",
@@ -163,7 +163,7 @@ def model_card(info: dict) -> str:
             "",
             "![samples](samples.png)",
             "",
-            "Held-out reconstructions (left original, right VAE):",
+            "Held-out reconstructions (each pair of rows: original above, VAE reconstruction below):",
             "",
             "![reconstructions](reconstructions.png)",
         ]
