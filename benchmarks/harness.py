@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.benchmarks import metrics as M
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
 from vidprov.benchmarks.perturbations import ROBUSTNESS_GRID
@@ -59,18 +59,6 @@ class BenchResult:
     skipped: list[dict]
     folds: list[dict]
     timings: list[dict]
-
-
-def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_text(json.dumps(obj))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _train_key(spec: DetectorSpec, fold: Fold, store: ClipStore, cfg: BenchConfig) -> str:

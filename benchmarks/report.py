@@ -7,13 +7,13 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vidprov.atomic import atomic_write as _atomic_write
 from vidprov.benchmarks import metrics as M
 from vidprov.benchmarks.harness import BenchResult
 
@@ -41,17 +41,6 @@ def versions() -> dict:
     except (OSError, subprocess.SubprocessError):
         out["git_commit"] = None
     return out
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fmt(v: float, lo: float, hi: float) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vidprov.atomic import atomic_write as _atomic_write
 from vidprov.errors import VidprovError
 
 WEIGHTS = "model.safetensors"
@@ -18,17 +18,6 @@ CONFIG = "config.json"
 
 class DetectorFileError(VidprovError):
     """A saved detector folder is missing, incomplete or of another kind."""
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -29,14 +29,16 @@ def generate(
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 4.0,
     device: DeviceOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the clip's metadata as JSON.")] = False,
+    mark: Annotated[bool, typer.Option("--mark/--no-mark", help="Embed the invisible watermark (per-user key).")] = True,
+    sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Attach signed C2PA Content Credentials.")] = True,
 ) -> None:
-    """Generate one clip from a text prompt (H.264 mp4 + JSON sidecar)."""
+    """Generate one clip from a text prompt (H.264 mp4 + JSON sidecar), watermarked and signed by default."""
     from vidprov.generator.dataset import write_clip
     from vidprov.generator.video_generator import load
 
     gen = load(model, device=device)
     clip = gen(prompt, seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
-    meta = write_clip(clip, out)
+    meta = write_clip(clip, out, mark=mark, sign=sign)
     if as_json:
         print(json.dumps(meta, indent=2))
     else:
@@ -59,15 +61,21 @@ def generate_dataset(
     real: Annotated[bool, typer.Option("--real/--no-real", help="Also write a matching real set (one clip per prompt group, from the shared data).")] = False,
     data: Annotated[Path | None, typer.Option(help="Manifest for --real (default ../shared/data).")] = None,
     device: DeviceOpt = None,
+    mark: Annotated[bool, typer.Option("--mark/--no-mark", help="Embed the invisible watermark (per-user key).")] = True,
+    sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Attach signed C2PA Content Credentials.")] = True,
 ) -> None:
-    """Generate a labelled synthetic data set with a Manifest; resumable (finished clips are skipped)."""
+    """Generate a labelled synthetic data set with a Manifest; resumable (finished clips are skipped).
+
+    Clips are watermarked and signed by default; use --no-mark --no-sign for detector training data
+    so a detector cannot learn the watermark instead of generation artefacts.
+    """
     from vidprov.generator.dataset import generate_dataset as run
     from vidprov.generator.dataset import make_plan, read_prompts
     from vidprov.manifest import Manifest
 
     plan = make_plan(n, _csv(models), _csv(steps, int), _csv(guidance, float), read_prompts(prompts), seed)
     real_manifest = (Manifest.read(data) if data else Manifest.from_shared()) if real else None
-    m = run(out, plan, device=device, real_manifest=real_manifest)
+    m = run(out, plan, device=device, real_manifest=real_manifest, mark=mark, sign=sign)
     console.print(f"{len(m)} clips ({m.df['label'].value_counts().to_dict()}) -> {out / 'manifest.csv'}")
 
 

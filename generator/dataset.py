@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -77,28 +78,46 @@ def make_plan(n: int, models: list[str], steps: list[int], guidance: list[float]
     return plan
 
 
-def _atomic_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.part")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+def write_clip(clip, out_mp4: Path, *, mark: bool = False, sign: bool = False) -> dict:
+    """mp4 + JSON sidecar (metadata), both atomic; returns the sidecar's content.
 
+    mark: embed vidprov's pixel watermark with the per-user default key; sign: attach a C2PA manifest
+    (trainedAlgorithmicMedia, model, checkpoint hash, prompt hash, seed, and the watermark's soft binding).
+    """
 
-def write_clip(clip, out_mp4: Path) -> dict:
-    """mp4 + JSON sidecar (metadata), both atomic; returns the sidecar's content."""
     from vidprov.io import write_video
 
     out_mp4.parent.mkdir(parents=True, exist_ok=True)
-    write_video(clip, out_mp4)
+    extra = {}
+    if mark:
+        from vidprov.watermark.keys import default_key
+        from vidprov.watermark.pixel import WatermarkError, embed
+
+        key = default_key()
+        try:
+            clip = embed(clip, key, None)
+            extra = {"watermark_key_id": key.key_id, "watermark_payload": clip.meta["watermark_payload"]}
+        except WatermarkError as exc:  # frames smaller than the watermark's tile: sign only
+            log.warning("%s: not watermarked (%s)", out_mp4.name, exc)
+            mark = False
+    if sign:
+        from vidprov.watermark.credentials import Claims
+        from vidprov.watermark.credentials import sign as c2pa_sign
+
+        claims = Claims(model=str(clip.meta.get("model", "")), checkpoint_sha256=str(clip.meta.get("checkpoint_hash", "")),
+                        prompt=clip.meta.get("prompt"), seed=clip.meta.get("seed"), **extra)
+        with tempfile.TemporaryDirectory(dir=out_mp4.parent, prefix=".generate.") as tmp:
+            plain = write_video(clip, Path(tmp) / "clip.mp4")
+            c2pa_sign(plain, out_mp4, claims)  # atomic into place
+    else:
+        write_video(clip, out_mp4)
     meta = {k: v for k, v in clip.meta.items() if isinstance(v, (str, int, float, bool, type(None)))}
-    meta.update(fps=clip.fps, frames=clip.num_frames, height=clip.height, width=clip.width, file=out_mp4.name)
+    meta.update(fps=clip.fps, frames=clip.num_frames, height=clip.height, width=clip.width, file=out_mp4.name,
+                watermarked=mark, signed=sign)
     _atomic_json(out_mp4.with_suffix(".json"), meta)
     return meta
-
-
 def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: str | None = None,
-                     real_manifest=None, progress: bool = True):
+                     real_manifest=None, progress: bool = True, mark: bool = True, sign: bool = True):
     """Run the plan into OUT (generated/<model>/NNNNN.mp4 + .json), then OUT/manifest.csv."""
     from tqdm import tqdm
 
@@ -115,7 +134,7 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: st
         else:
             gen = load(item.model, device=device)
             clip = gen(item.prompt, seed=item.seed, steps=item.steps, guidance=item.guidance)
-            meta = write_clip(clip.replace(group=item.group), mp4)
+            meta = write_clip(clip.replace(group=item.group), mp4, mark=mark, sign=sign)
         rows.append({"path": str(mp4.relative_to(out)), "label": "generated", "generator": meta.get("generator", item.model),
                      "group": f"{meta.get('generator', item.model)}/{item.group}", "prompt": item.prompt,
                      "seed": item.seed, "steps": item.steps, "guidance": item.guidance,

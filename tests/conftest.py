@@ -23,6 +23,21 @@ def moving_clip(t: int = 12, h: int = 48, w: int = 64, fps: float = 10.0, seed: 
     return Clip(frames, fps=fps, meta={"source": "synthetic"})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_vidprov_home(tmp_path_factory):
+    """Keys and signing certificates made by tests go to a temp folder, never the user's ~/.config."""
+    import os
+
+    home = tmp_path_factory.mktemp("vidprov_home")
+    old = os.environ.get("VIDPROV_HOME")
+    os.environ["VIDPROV_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("VIDPROV_HOME", None)
+    else:
+        os.environ["VIDPROV_HOME"] = old
+
+
 @pytest.fixture
 def clip() -> Clip:
     return moving_clip()

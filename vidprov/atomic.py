@@ -12,8 +12,10 @@ from typing import Any
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
-    """Call write(tmp_path), then rename tmp_path to path. The temp file is removed on failure."""
+    """Call write(tmp_path), then rename tmp_path to path (parent folders are created).
+    The temp file is removed on failure."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 import vidprov
+from vidprov.atomic import atomic_write_text as _atomic_text
 from vidprov.watermark import attacks, pixel
 
 log = logging.getLogger(__name__)
@@ -307,10 +307,3 @@ def write_reports(out: Path, rows, quality, null_p, summary, console) -> None:
         table.add_row(r.target, str(r.measured), r.goal, "[green]yes[/green]" if r.met else "[red]no[/red]")
     console.print(table)
     console.print(f"reports in {out}")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
