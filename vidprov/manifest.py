@@ -200,6 +200,12 @@ class Manifest:
                 else:
                     split_of[g] = "train"
                 acc += sizes[g]
+            if len(groups) >= 2:
+                # every label with two or more groups is represented in both train and test
+                if all(split_of[g] != "train" for g in groups):
+                    split_of[groups[-1]] = "train"
+                if all(split_of[g] != "test" for g in groups):
+                    split_of[groups[0]] = "test"
         df["split"] = df["group"].map(split_of)
         return Manifest(df, root=self.root)
 
