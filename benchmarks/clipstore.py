@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vidprov.atomic import atomic_write
 from vidprov.benchmarks.perturbations import Perturbation
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
@@ -65,15 +65,7 @@ def clip_hashes(manifest: Manifest) -> list[str]:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
 
 
 class ClipStore:

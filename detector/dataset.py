@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from vidprov.atomic import atomic_write
 from vidprov.clip import Clip
 from vidprov.detector.augment import augment_window
 from vidprov.detector.features import FeatureConfig, extract
@@ -37,14 +37,7 @@ def _key(*parts) -> str:
 
 
 def _save_npz(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def clip_windows(path: Path, spec: WindowSpec, cache: Path, augment: int, seed: int) -> dict[str, np.ndarray]:

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vidprov.atomic import atomic_write
+
 
 def save(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """torch.save to a temp file and rename, so a killed run never leaves a torn checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.part")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: torch.save(state, tmp), suffix=".pt.part")
 
 
 def load(path: str | os.PathLike) -> dict[str, Any] | None:

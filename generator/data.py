@@ -12,12 +12,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vidprov.atomic import atomic_write
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
 
@@ -50,15 +50,7 @@ def caption_for(group: str, captions: dict[str, str]) -> str:
 
 
 def _atomic_save_npz(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def _decode(path: Path, cfg: CacheConfig) -> np.ndarray:

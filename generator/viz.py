@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from vidprov.atomic import atomic_write
+
 
 def _atomic_png(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, save, suffix=".png")
 
 
 def grid(clips: list[np.ndarray], *, max_frames: int = 9, scale: int = 1) -> np.ndarray:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], Any], *, suffix: str = ".part") -> Path:
     """Call write(tmp_path), then rename tmp_path to path (parent folders are created).
-    The temp file is removed on failure."""
+    The temp file is removed on failure. suffix: for writers that pick the format by the file name
+    (np.savez appends .npz to other names, matplotlib/PIL read the image type from it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
