@@ -57,7 +57,7 @@ class FeatureDetector(WindowedDetector):
     @classmethod
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
-        return dict(n_estimators=20, cv=2, window_size=32, window_frames=8, max_windows=1)
+        return dict(n_estimators=20, cv=2, window_size=64, window_frames=8, max_windows=1)
 
     # -- features ----------------------------------------------------------------------
     @property

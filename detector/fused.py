@@ -43,7 +43,7 @@ class FusedDetector(WindowedDetector):
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
         tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs()}
-        spec = dict(window_size=32, window_frames=8, max_windows=1)
+        spec = dict(window_size=64, window_frames=8, max_windows=1)
         return dict(member_params={k: {a: b for a, b in v.items() if a not in spec} for k, v in tiny.items()}, **spec)
 
     def _new_member(self, name: str):

@@ -91,7 +91,7 @@ class SpacetimeDetector(WindowedDetector):
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
         return dict(arch="test_efficientnet", hidden=8, crop=32, train_frames=4, epochs=1, batch_size=4,
-                    device="cpu", window_size=32, window_frames=8, max_windows=1)
+                    device="cpu", window_size=64, window_frames=8, max_windows=1)
 
     # -- data --------------------------------------------------------------------------
     @staticmethod

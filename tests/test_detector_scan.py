@@ -24,7 +24,7 @@ from vidprov.detector.scan import (
     verdict_for,
 )
 
-SPEC = dict(window_size=32, window_frames=8, max_windows=1)
+SPEC = dict(window_size=64, window_frames=8, max_windows=1)
 
 
 @pytest.fixture(scope="module")

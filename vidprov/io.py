@@ -211,10 +211,11 @@ def _resolve_size(size: Size, w: int, h: int, rot: int) -> tuple[int, int]:
 def _to_rgb(frame, size: Size) -> np.ndarray:
     rot = _rotation(frame)
     out_w, out_h = _resolve_size(size, frame.width, frame.height, rot)
+    # threads=1: swscale's automatic slice threads made conversions differ from run to run.
     if (out_w, out_h) != (frame.width, frame.height):
-        rgb = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA")
+        rgb = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA", threads=1)
     else:
-        rgb = frame.reformat(format="rgb24")
+        rgb = frame.reformat(format="rgb24", threads=1)
     # A view on the frame's own buffer (it stays alive with the array): one copy fewer than to_ndarray.
     plane = rgb.planes[0]
     arr = np.frombuffer(plane, np.uint8).reshape(rgb.height, plane.line_size)[:, : rgb.width * 3]
@@ -463,6 +464,10 @@ def _encode(clip: Clip, target, *, fmt: str, codec: str, crf: int | None, pix_fm
         stream.options = codec_opts
         for frame in frames:
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if pix_fmt != "rgb24":
+                # Convert here with one thread: the encoder's own conversion uses automatic swscale threads,
+                # which gave different bytes from run to run once other decodes had run in between.
+                vf = vf.reformat(format=pix_fmt, threads=1)
             for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():
