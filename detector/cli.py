@@ -105,6 +105,16 @@ def print_table(reports, threshold: float | None = None, out: Console = console)
     out.print(table)
 
 
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option} takes comma-separated numbers, got {text!r}") from exc
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise typer.BadParameter(f"{option} values must lie in (0, 1], got {text!r}")
+    return values
+
+
 detector_app = typer.Typer(help="Train and evaluate detectors.", no_args_is_help=True)
 
 
@@ -120,6 +130,9 @@ def train_cmd(
     augment: Annotated[int, typer.Option(help="Perturbed copies of each training window.")] = 1,
     max_windows: Annotated[int, typer.Option(help="Windows per training clip.")] = 4,
     classifier: Annotated[str, typer.Option(help="Feature model: gb | logreg")] = "gb",
+    families: Annotated[str, typer.Option(help="Feature families, comma-separated: temporal, frequency, latent.")] = "temporal,frequency",
+    vae_family: Annotated[str, typer.Option(help="VAE of the latent family: ltx | wan | a VAE folder.")] = "ltx",
+    latent_scales: Annotated[str, typer.Option(help="Scales of the window the VAE reconstructs, comma-separated.")] = "0.25,0.5",
     crf35: Annotated[bool, typer.Option("--crf35/--no-crf35", help="Also measure the test split after H.264 CRF 35.")] = True,
     cache: Annotated[Path | None, typer.Option(help="Cache of windows/features (default ~/.cache/vidprov/detector).")] = None,
 ) -> None:
@@ -130,8 +143,9 @@ def train_cmd(
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
     cfg = TrainConfig(model=model, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
-                      max_windows=max_windows,
-                      classifier=classifier, crf35_eval=crf35)
+                      max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
+                      families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,
+                      latent_scales=_floats(latent_scales, "--latent-scales"))
     command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
     card = train(data, out, cfg, cache or DEFAULT_CACHE, command=command)
     m = card["metrics"]

@@ -34,7 +34,7 @@ class FeatureDetector(WindowedDetector):
                  learning_rate: float = 0.05, subsample: float = 0.8, C: float = 0.3,
                  calibration: str = "isotonic", cv: int = 5,
                  families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
-                 vae_family: str | None = None, window_size: int = 256, window_fps: float = 8.0,
+                 vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5), window_size: int = 256, window_fps: float = 8.0,
                  window_frames: int = 16, crf: int | None = 23, max_windows: int = 4, seed: int = 0):
         self.classifier = classifier
         self.n_estimators = n_estimators
@@ -47,6 +47,7 @@ class FeatureDetector(WindowedDetector):
         self.families = families
         self.exclude = exclude
         self.vae_family = vae_family
+        self.latent_scales = latent_scales
         self.window_size = window_size
         self.window_fps = window_fps
         self.window_frames = window_frames
@@ -62,19 +63,31 @@ class FeatureDetector(WindowedDetector):
     # -- features ----------------------------------------------------------------------
     @property
     def feature_config(self) -> FeatureConfig:
-        return FeatureConfig(families=tuple(self.families), vae_family=self.vae_family, exclude=tuple(self.exclude))
+        return FeatureConfig(families=tuple(self.families), vae_family=self.vae_family,
+                             latent_scales=tuple(self.latent_scales), exclude=tuple(self.exclude))
 
     def _reconstruct(self):
+        """The latent family's VAE reconstruction; a fitted model insists on the exact VAE it learned from."""
         if "latent" not in self.families:
             return None
         if getattr(self, "_vae", None) is None:
-            found = load_vae(self.vae_family)
-            if found is None:
-                from vidprov.detector.persist import DetectorFileError
+            from vidprov.detector.persist import DetectorFileError
 
+            handle = load_vae(self.vae_family)
+            if handle is None:
                 raise DetectorFileError("this detector uses latent features but no vidprov VAE is available")
-            self._vae = found[1]
-        return self._vae
+            learned = getattr(self, "vae_fingerprint_", None)
+            if learned is not None and handle.fingerprint != learned:
+                raise DetectorFileError(
+                    f"this detector learned from VAE weights {learned} but the {handle.family} VAE installed now is "
+                    f"{handle.fingerprint}: retrain it (vidprov detector train --families ...,latent)")
+            self._vae = handle
+        return self._vae.reconstruct
+
+    def _remember_vae(self) -> None:
+        if "latent" in self.families:
+            self._reconstruct()
+            self.vae_fingerprint_ = self._vae.fingerprint
 
     def window_features(self, windows: Sequence[Clip]) -> list[dict[str, float]]:
         rec = self._reconstruct()
@@ -141,6 +154,7 @@ class FeatureDetector(WindowedDetector):
         if np.isnan(oof).any():  # too few groups for cross-validation: calibrate in-sample
             oof = self.model_.raw(x)
         self.calibrator_ = fit_calibrator(self.calibration, oof, y)
+        self._remember_vae()
         self.oof_scores_ = oof
         self.feature_names_ = list(names)
         self.importances_ = {n: float(v) for n, v in zip(names, imp, strict=True)}
@@ -178,7 +192,8 @@ class FeatureDetector(WindowedDetector):
         cal_meta, cal_tensors = calibrator_state(self.calibrator_, "cal")
         tensors = {**self.model_.tensors("model"), **cal_tensors}
         config = {"params": self.get_params(), "feature_names": self.feature_names_,
-                  "model": self.model_.json(), "calibrator": cal_meta, "importances": self.importances_}
+                  "model": self.model_.json(), "calibrator": cal_meta, "importances": self.importances_,
+                  "vae_fingerprint": getattr(self, "vae_fingerprint_", None)}
         save_folder(folder, "features", config, tensors)
 
     @classmethod
@@ -186,10 +201,14 @@ class FeatureDetector(WindowedDetector):
         config, tensors = load_folder(folder, "features")
         params = config["params"]
         params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
+        # Models saved before latent_scales was a parameter used FeatureConfig's former default.
+        params["latent_scales"] = tuple(params.get("latent_scales", (1.0, 0.5)))
         det = cls(**params)
         model_cls = TreeEnsemble if params["classifier"] == "gb" else LinearModel
         det.model_ = model_cls.from_saved(tensors, "model", config["model"])
         det.calibrator_ = calibrator_from_state(config["calibrator"], tensors, "cal")
         det.feature_names_ = list(config["feature_names"])
         det.importances_ = dict(config["importances"])
+        if config.get("vae_fingerprint"):
+            det.vae_fingerprint_ = config["vae_fingerprint"]
         return det

@@ -64,9 +64,10 @@ def latent_features(clip: Clip, reconstruct: Reconstruct, scales: Sequence[float
     return feats
 
 
-def load_vae(family: str | None = None, device: str = "cpu") -> tuple[str, Reconstruct] | None:
-    """vidprov's own VAE of `family` (first available if None), or None when the generator
-    component or its weights are missing: the latent family is then left out, never faked."""
+def load_vae(family: str | None = None, device: str | None = None):
+    """vidprov's own VAE handle of `family` (first available if None; has .family, .reconstruct and
+    .fingerprint), or None when the generator component or its weights are missing: the latent family
+    is then left out, never faked."""
     try:
         from vidprov import generator
     except ImportError:
@@ -74,11 +75,15 @@ def load_vae(family: str | None = None, device: str = "cpu") -> tuple[str, Recon
     loader = getattr(generator, "load_vae", None)
     if loader is None:
         return None
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     for fam in [family] if family else ["wan", "ltx"]:  # vidprov's two video VAE families
         try:
             vae = loader(fam, device=device)
         except Exception as exc:  # weights absent or a broken install: detection goes on without it
             log.info("VAE %s unavailable: %s", fam, exc)
             continue
-        return fam, vae.reconstruct
+        return vae
     return None

@@ -20,7 +20,6 @@ import pandas as pd
 
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
-from vidprov.detector.features import FeatureConfig
 from vidprov.detector.fused import FusedDetector, _logit
 from vidprov.detector.persist import write_json
 from vidprov.detector.spacetime import SpacetimeDetector
@@ -45,6 +44,8 @@ class TrainConfig:
     train_frames: int = 6
     crf35_eval: bool = True
     families: tuple[str, ...] = ("temporal", "frequency")
+    vae_family: str = "ltx"  # the latent family's VAE: vidprov's faster one (3x faster decode than wan)
+    latent_scales: tuple[float, ...] = (0.25, 0.5)
 
 
 def clip_scores(table: pd.DataFrame, window_p: np.ndarray) -> pd.DataFrame:
@@ -131,11 +132,12 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     common = dict(max_windows=config.max_windows, seed=config.seed)
     members: list = []
     if config.model in ("features", "fused"):
-        fcfg = FeatureConfig(families=config.families)
+        fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,
+                             latent_scales=config.latent_scales, **common)
+        fcfg = fm.feature_config
         x_all, names = feature_matrix(table, spec, fcfg, cache, augment=config.augment, seed=config.seed,
-                                      progress=progress)
+                                      reconstruct=fm._reconstruct(), progress=progress)
         x = pd.DataFrame(x_all, index=table.index, columns=names)
-        fm = FeatureDetector(classifier=config.classifier, families=config.families, **common)
         fm.fit_features(x.loc[train_rows.index].to_numpy(), train_rows["y"].to_numpy(),
                         train_rows["group"].to_numpy(), names)
         members.append(("features", fm, lambda rows, fm=fm, x=x: fm.proba_features(x.loc[rows.index].to_numpy())))

@@ -20,8 +20,11 @@ from vidprov.generator.video_generator import ModelNotFoundError, _fp32_loading,
 
 
 class VAEHandle:
-    def __init__(self, vae, family: str, *, fps: float = pipeline.FPS):
-        self.vae, self.family, self.fps = vae, family, fps
+    """fingerprint: a hash of the weights it was loaded from (None when built in memory), so a model that
+    learned from this VAE's reconstructions can tell when the VAE under it has changed."""
+
+    def __init__(self, vae, family: str, *, fps: float = pipeline.FPS, fingerprint: str | None = None):
+        self.vae, self.family, self.fps, self.fingerprint = vae, family, fps, fingerprint
         if family == "wan":
             self.t_factor, self.s_factor = vae.config.scale_factor_temporal, vae.config.scale_factor_spatial
         else:
@@ -77,4 +80,19 @@ def load_vae(family_or_path: str | Path = "wan", device: str | torch.device = "c
         raise ModelNotFoundError(f"{path}: unsupported VAE class {cls_name!r} (expected AutoencoderKLWan or AutoencoderKLLTXVideo)")
     with _fp32_loading():
         vae = cls.from_pretrained(path).to(device).eval()
-    return VAEHandle(vae, "wan" if cls is AutoencoderKLWan else "ltx")
+    return VAEHandle(vae, "wan" if cls is AutoencoderKLWan else "ltx", fingerprint=weights_fingerprint(path))
+
+
+def weights_fingerprint(folder: Path) -> str | None:
+    """sha256 (first 16 hex digits) of a saved model folder's safetensors files."""
+    import hashlib
+
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]

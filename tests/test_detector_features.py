@@ -130,4 +130,4 @@ def test_load_vae_is_optional():
 
     found = load_vae()
     # Either vidprov's generator ships VAE weights (then a reconstructor comes back) or nothing does.
-    assert found is None or (found[0] in ("wan", "ltx") and callable(found[1]))
+    assert found is None or (found.family in ("wan", "ltx") and callable(found.reconstruct) and found.fingerprint)

@@ -100,3 +100,29 @@ def test_load_errors_name_the_problem(tmp_path):
     (tmp_path / "config.json").write_text('{"kind": "features"}')
     with pytest.raises(DetectorFileError, match="not a saved detector"):
         FeatureDetector.load(tmp_path)
+
+
+def _save_tiny_ltx_vae(path, seed):
+    import torch
+
+    from vidprov.generator.models import VAEConfig, build_vae
+
+    torch.manual_seed(seed)
+    build_vae(VAEConfig(family="ltx", channels=(8, 16, 16), latent_channels=4)).save_pretrained(path)
+    return path
+
+
+def test_latent_features_pin_the_vae_they_learned_from(tmp_path, data):
+    from vidprov.detector.persist import DetectorFileError
+
+    clips, y = data
+    vae = _save_tiny_ltx_vae(tmp_path / "vae", seed=0)
+    model = FeatureDetector(families=("temporal", "latent"), vae_family=str(vae), latent_scales=(0.5,),
+                            n_estimators=10, cv=2, **SPEC).fit(clips[:8], y[:8])
+    assert model.vae_fingerprint_ and any(n.startswith("latent_") for n in model.feature_names_)
+    p = model.predict_proba(clips[8:10])
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(load_detector(tmp_path / "m").predict_proba(clips[8:10]), p, atol=1e-9)
+    _save_tiny_ltx_vae(vae, seed=1)  # the VAE under the saved detector changes
+    with pytest.raises(DetectorFileError, match="retrain"):
+        load_detector(tmp_path / "m").predict_proba(clips[8:10])
