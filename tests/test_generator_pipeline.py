@@ -43,6 +43,18 @@ def loaded(saved):
     return VideoGenerator.load(saved[1], device="cpu")
 
 
+def test_bf16_decode_matches_fp32_decode(saved):
+    _, path = saved
+    exact = VideoGenerator.load(path, device="cpu", decode_dtype=None)
+    fast = VideoGenerator.load(path, device="cpu", decode_dtype=torch.bfloat16)
+    a, b = exact("a cat on grass", seed=1, steps=2), fast("a cat on grass", seed=1, steps=2)
+    assert a.meta["vae_decode_dtype"] == "float32" and b.meta["vae_decode_dtype"] == "bfloat16"
+    assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 2.0
+    np.testing.assert_array_equal(b.frames, fast("a cat on grass", seed=1, steps=2).frames)
+    z = fast.initial_noise(0, 5, 32, 32)
+    assert np.abs(exact.decode_latents(z).frames.astype(int) - fast.decode_latents(z).frames.astype(int)).mean() < 2.0
+
+
 def test_roundtrip_loads_as_diffusers_pipeline_and_is_deterministic(saved):
     family, path = saved
     gen = VideoGenerator.load(path, device="cpu")  # the PATH loader: a save_pretrained folder
