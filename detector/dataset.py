@@ -92,14 +92,15 @@ def load_window_frames(table: pd.DataFrame, spec: WindowSpec, cache: Path, augme
 
 
 def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig, cache: Path = DEFAULT_CACHE,
-                   augment: int = 1, seed: int = 0, reconstruct=None,
+                   augment: int = 1, seed: int = 0, reconstruct=None, vae_fingerprint: str | None = None,
                    progress: bool = True) -> tuple[np.ndarray, list[str]]:
-    """Features of every window in `table`, cached per clip file."""
+    """Features of every window in `table`, cached per clip file (and per VAE weights, for latent ones)."""
     out: dict[int, dict[str, float]] = {}
     for path, sub in tqdm(list(table.groupby("abspath", sort=False)), desc="features", disable=not progress):
         p = Path(path)
         st = p.stat()
-        key = _key(str(p), st.st_mtime_ns, asdict(spec), asdict(config), augment, seed, AUG_VERSION if augment else 0)
+        key = _key(str(p), st.st_mtime_ns, asdict(spec), asdict(config), augment, seed, AUG_VERSION if augment else 0,
+                   *([vae_fingerprint] if "latent" in config.families else []))
         f = cache / "features" / f"{key}.json"
         if f.exists():
             feats = json.loads(f.read_text())

@@ -212,3 +212,12 @@ class FeatureDetector(WindowedDetector):
         if config.get("vae_fingerprint"):
             det.vae_fingerprint_ = config["vae_fingerprint"]
         return det
+
+
+@register("features_latent")
+def features_latent(**kwargs) -> FeatureDetector:
+    """The feature detector with the latent family added: reconstruction error through vidprov's LTX VAE."""
+    return FeatureDetector(**{"families": ("temporal", "frequency", "latent"), "vae_family": "ltx", **kwargs})
+
+
+features_latent.tiny_kwargs = lambda: {**FeatureDetector.tiny_kwargs(), "latent_scales": (0.5,)}

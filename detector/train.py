@@ -135,8 +135,10 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,
                              latent_scales=config.latent_scales, **common)
         fcfg = fm.feature_config
+        reconstruct = fm._reconstruct()
         x_all, names = feature_matrix(table, spec, fcfg, cache, augment=config.augment, seed=config.seed,
-                                      reconstruct=fm._reconstruct(), progress=progress)
+                                      reconstruct=reconstruct, progress=progress,
+                                      vae_fingerprint=fm._vae.fingerprint if reconstruct else None)
         x = pd.DataFrame(x_all, index=table.index, columns=names)
         fm.fit_features(x.loc[train_rows.index].to_numpy(), train_rows["y"].to_numpy(),
                         train_rows["group"].to_numpy(), names)
