@@ -136,36 +136,6 @@ def train_dit_cmd(
     console.print_json(data=s)
 
 
-@group.command("train-encoder")
-def train_encoder_cmd(
-    family: Annotated[str, typer.Option(help="wan or ltx.")],
-    model: Annotated[Path | None, typer.Option(help="Pipeline folder (default: the shipped weights of the family).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<family>_encoder); resumes from its ckpt.pt.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Manifest file or folder of real clips (autoencoding term).")] = None,
-    pairs: Annotated[int | None, typer.Option(help="Generated (clip, latent) training pairs.")] = None,
-    minutes: Annotated[float | None, typer.Option()] = None,
-    steps: Annotated[int | None, typer.Option()] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
-    lr: Annotated[float | None, typer.Option()] = None,
-    threads: Annotated[int | None, typer.Option()] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
-    export_to: Annotated[Path | None, typer.Option(help="Write the trained encoder into this pipeline folder's VAE.")] = None,
-) -> None:
-    """Fine-tune the VAE encoder to invert the frozen decoder on generated clips (the latent watermark reads
-    videos through it); samples do not change."""
-    from vidprov.generator.models import check_family
-    from vidprov.generator.train_encoder import export_encoder, make_config, train_encoder
-
-    check_family(family)
-    cfg = make_config(family, model=str(model) if model else None, out=str(out) if out else None,
-                      data=str(data) if data else None, pairs=pairs, minutes=minutes, steps=steps,
-                      batch_size=batch_size, lr=lr, threads=threads, seed=seed)
-    s = train_encoder(cfg)
-    if export_to:
-        export_encoder(Path(cfg.out) / "ckpt.pt", export_to)
-    console.print_json(data=s)
-
-
 @group.command("export")
 def export_cmd(
     family: Annotated[str, typer.Option(help="wan or ltx.")],

@@ -1,4 +1,4 @@
-"""Training entry point: `python -m vidprov.generator.train vae|dit|encoder --family wan|ltx ...`.
+"""Training entry point: `python -m vidprov.generator.train vae|dit --family wan|ltx ...`.
 
 Also launchable with torchrun for data-parallel training, e.g.
 `torchrun --nproc_per_node 2 -m vidprov.generator.train vae --family ltx --out runs/ltx_vae`.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,32 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--threads", type=int)
     d.add_argument("--init-from", help="a saved pipeline folder to continue training from")
     d.add_argument("--device")
-    e = sub.add_parser("encoder", help="fine-tune a pipeline's VAE encoder to invert its decoder (decoder frozen)")
-    e.add_argument("--family", required=True, choices=["wan", "ltx"])
-    e.add_argument("--model", help="pipeline folder (default: the shipped weights of the family)")
-    e.add_argument("--out")
-    e.add_argument("--data")
-    e.add_argument("--cache-dir")
-    e.add_argument("--pairs", type=int)
-    e.add_argument("--batch-size", type=int)
-    e.add_argument("--lr", type=float)
-    e.add_argument("--steps", type=int)
-    e.add_argument("--minutes", type=float)
-    e.add_argument("--eval-every", type=int)
-    e.add_argument("--seed", type=int)
-    e.add_argument("--threads", type=int)
-    e.add_argument("--export-to", help="after training, write the encoder into this pipeline folder's VAE")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    kw = {k: val for k, val in vars(args).items() if k not in ("what", "family", "export_to")}
-    if args.what == "encoder":
-        from vidprov.generator.train_encoder import export_encoder, make_config, train_encoder
-
-        cfg = make_config(args.family, **kw)
-        train_encoder(cfg)
-        if args.export_to:
-            export_encoder(Path(cfg.out) / "ckpt.pt", args.export_to)
-        return
+    kw = {k: val for k, val in vars(args).items() if k not in ("what", "family")}
     if args.what == "vae":
         from vidprov.generator.train_vae import make_config, train_vae
 
