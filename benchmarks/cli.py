@@ -63,6 +63,30 @@ def dataset_index(
     console.print(f"{len(m)} clips -> {out}")
 
 
+@dataset_app.command("merge")
+def dataset_merge(
+    sources: Annotated[list[Path], typer.Argument(help="Manifests or data folders to join (two or more).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Manifest to write (.csv or .parquet); paths become absolute.")],
+    exclude_groups_of: Annotated[Path | None, typer.Option(help="Drop every clip whose group appears in this manifest "
+                                                                "(e.g. a cross-dataset test set), so no source group "
+                                                                "is in both.")] = None,
+) -> None:
+    """Join manifests (e.g. ../shared/data and `vidprov generate-dataset` output) into one training manifest."""
+    if len(sources) < 2:
+        raise typer.BadParameter("give at least two manifests or folders to merge")
+    merged = _read_manifest(sources[0])
+    for src in sources[1:]:
+        merged = merged.concat(_read_manifest(src))
+    if exclude_groups_of is not None:
+        held = set(_read_manifest(exclude_groups_of).df["group"])
+        keep = ~merged.df["group"].isin(held)
+        console.print(f"left out {int((~keep).sum())} clips of {len(held)} groups in {exclude_groups_of}")
+        merged = merged.subset(keep.to_numpy())
+    merged.write(out)
+    counts = merged.df["label"].value_counts().to_dict()
+    console.print(f"{len(merged)} clips {counts} from {len(sources)} sources -> {out}")
+
+
 def bench_detector(
     data: Annotated[Path, typer.Option("--data", help="Manifest (or data folder) to train/test on.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for results, report and plots.")],

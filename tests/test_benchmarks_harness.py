@@ -201,3 +201,28 @@ def test_same_content_shares_a_group():
     for seed in range(5):
         s = PR.ensure_split(Manifest(df), test_size=0.5, seed=seed).df
         assert s.loc[0, "split"] == s.loc[1, "split"] and s.loc[3, "split"] == s.loc[4, "split"]
+
+
+def test_cli_dataset_merge_keeps_paths_and_drops_excluded_groups(folder, tmp_path):
+    from vidprov.cli import app
+
+    m = Manifest.from_folder(folder)
+    real, gen = m.subset(m.df["label"] == "real"), m.subset(m.df["label"] != "real")
+    Manifest(real.df, root=tmp_path).write(tmp_path / "real.csv")
+    for f in real.paths:  # relative paths resolve against the folder holding the manifest
+        (tmp_path / f.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f.relative_to(folder)).write_bytes(f.read_bytes())
+    gen_abs = gen.df.assign(path=[str(p) for p in gen.paths])
+    Manifest(gen_abs).write(tmp_path / "elsewhere" / "gen.csv")
+    g0 = real.df["group"].iloc[0]
+    Manifest(real.df.iloc[:1], root=folder).write(tmp_path / "held.csv")
+    runner = CliRunner()
+    res = runner.invoke(app, ["dataset", "merge", str(tmp_path / "real.csv"), str(tmp_path / "elsewhere" / "gen.csv"),
+                              "--out", str(tmp_path / "m.csv"), "--exclude-groups-of", str(tmp_path / "held.csv")])
+    assert res.exit_code == 0, res.output
+    merged = Manifest.read(tmp_path / "m.csv")
+    assert all(p.is_file() for p in merged.paths)
+    assert g0 not in set(merged.df["group"])
+    assert len(merged) == len(m) - int((m.df["group"] == g0).sum())
+    res = runner.invoke(app, ["dataset", "merge", str(folder), "--out", str(tmp_path / "x.csv")])
+    assert res.exit_code == 2 and "at least two" in res.output
