@@ -91,6 +91,14 @@ def load_window_frames(table: pd.DataFrame, spec: WindowSpec, cache: Path, augme
     return clip_windows(Path(r["abspath"]), spec, cache, augment, seed)["frames"][r["index"]]
 
 
+def _config_key(config: FeatureConfig) -> dict:
+    """The feature config as cached: the latent settings only count when the latent family is computed."""
+    d = asdict(config)
+    if "latent" not in config.families:
+        d.update(vae_family=None, latent_scales=(1.0, 0.5))  # the values older caches were keyed with
+    return d
+
+
 def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig, cache: Path = DEFAULT_CACHE,
                    augment: int = 1, seed: int = 0, reconstruct=None, vae_fingerprint: str | None = None,
                    progress: bool = True) -> tuple[np.ndarray, list[str]]:
@@ -99,7 +107,7 @@ def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig,
     for path, sub in tqdm(list(table.groupby("abspath", sort=False)), desc="features", disable=not progress):
         p = Path(path)
         st = p.stat()
-        key = _key(str(p), st.st_mtime_ns, asdict(spec), asdict(config), augment, seed, AUG_VERSION if augment else 0,
+        key = _key(str(p), st.st_mtime_ns, asdict(spec), _config_key(config), augment, seed, AUG_VERSION if augment else 0,
                    *([vae_fingerprint] if "latent" in config.families else []))
         f = cache / "features" / f"{key}.json"
         if f.exists():

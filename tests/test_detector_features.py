@@ -131,3 +131,12 @@ def test_load_vae_is_optional():
     found = load_vae()
     # Either vidprov's generator ships VAE weights (then a reconstructor comes back) or nothing does.
     assert found is None or (found.family in ("wan", "ltx") and callable(found.reconstruct) and found.fingerprint)
+
+
+def test_feature_cache_key_ignores_latent_settings_unless_latent_features_are_computed():
+    from vidprov.detector.dataset import _config_key
+
+    plain = FeatureConfig(families=("temporal",))
+    assert _config_key(FeatureConfig(families=("temporal",), vae_family="ltx", latent_scales=(0.5,))) == _config_key(plain)
+    with_latent = dict(families=("temporal", "latent"), latent_scales=(0.5,))
+    assert _config_key(FeatureConfig(vae_family="ltx", **with_latent)) != _config_key(FeatureConfig(vae_family="wan", **with_latent))
