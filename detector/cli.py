@@ -135,6 +135,8 @@ def train_cmd(
     latent_scales: Annotated[str, typer.Option(help="Scales of the window the VAE reconstructs, comma-separated.")] = "0.25,0.5",
     crf35: Annotated[bool, typer.Option("--crf35/--no-crf35", help="Also measure the test split after H.264 CRF 35.")] = True,
     cache: Annotated[Path | None, typer.Option(help="Cache of windows/features (default ~/.cache/vidprov/detector).")] = None,
+    extra_train: Annotated[Path | None, typer.Option(help="Manifest of clips added to the training split only (e.g. "
+                                                          "`vidprov generate-dataset --no-mark --no-sign --real` output).")] = None,
 ) -> None:
     """Train a detector with group-aware splits; threshold at 1% FPR on held-out real groups."""
     from vidprov.detector.dataset import DEFAULT_CACHE
@@ -147,7 +149,9 @@ def train_cmd(
                       families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,
                       latent_scales=_floats(latent_scales, "--latent-scales"))
     command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
-    card = train(data, out, cfg, cache or DEFAULT_CACHE, command=command)
+    if extra_train is not None and extra_train.is_dir():
+        extra_train = extra_train / "manifest.csv"  # a generate-dataset output folder
+    card = train(data, out, cfg, cache or DEFAULT_CACHE, command=command, extra_train=extra_train)
     m = card["metrics"]
     table = Table("split", "clips", "AUC", "FPR@thr", "TPR@thr", "ECE")
     for name in ("val", "test", "test_crf35"):

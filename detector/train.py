@@ -115,11 +115,26 @@ def git_commit() -> str | None:
         return None
 
 
+def with_extra_training(manifest: Manifest, extra: Manifest) -> Manifest:
+    """Add clips to the training split only (e.g. vidprov's own generated clips), so val and test stay the
+    clips of `manifest` alone. Extra clips whose group is held out (val/test) are dropped: no source group
+    in two splits."""
+    held = set(manifest.df.loc[manifest.df["split"] != "train", "group"])
+    keep = ~extra.df["group"].isin(held).to_numpy()
+    if (~keep).any():
+        log.info("extra training data: %d clips of held-out groups left out", int((~keep).sum()))
+    extra = extra.subset(keep)
+    extra.df["split"] = "train"
+    return manifest.concat(extra)
+
+
 def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACHE, command: str = "",
-          progress: bool = True) -> dict:
+          progress: bool = True, extra_train: Path | None = None) -> dict:
     t_start = time.time()
     manifest = Manifest.read(data).group_split(test_size=config.test_size, val_size=config.val_size,
                                                seed=config.seed)
+    if extra_train is not None:
+        manifest = with_extra_training(manifest, Manifest.read(extra_train))
     manifest.check_no_group_leak()
     spec = WindowSpec(max_windows=config.max_windows)
     table, failed = window_table(manifest, spec, cache, augment=config.augment, seed=config.seed,
@@ -197,6 +212,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     card = {
         "threshold": threshold, "real_below": real_below, "target_fpr": TARGET_FPR,
         "config": asdict(config), "window_spec": asdict(spec), "data": str(data),
+        "extra_train": str(extra_train) if extra_train else None,
         "clips": {s: int((manifest.df["split"] == s).sum()) for s in ("train", "val", "test")},
         "windows_train": int(len(train_rows)), "failed": failed, "metrics": metrics,
         "feature_importances": importances, "command": command, "git_commit": git_commit(),

@@ -126,3 +126,21 @@ def test_latent_features_pin_the_vae_they_learned_from(tmp_path, data):
     _save_tiny_ltx_vae(vae, seed=1)  # the VAE under the saved detector changes
     with pytest.raises(DetectorFileError, match="retrain"):
         load_detector(tmp_path / "m").predict_proba(clips[8:10])
+
+
+def test_extra_training_clips_join_the_training_split_only():
+    import pandas as pd
+
+    from vidprov.detector.train import with_extra_training
+    from vidprov.manifest import Manifest
+
+    main = Manifest(pd.DataFrame({"path": [f"/d/{i}.mp4" for i in range(6)], "label": ["real", "generated"] * 3,
+                                  "group": ["a", "b", "c", "d", "e", "f"],
+                                  "split": ["train", "train", "val", "val", "test", "test"]}))
+    extra = Manifest(pd.DataFrame({"path": ["/x/0.mp4", "/x/1.mp4", "/x/2.mp4"], "label": ["real", "generated", "real"],
+                                   "group": ["e", "vidprov-wan/e", "a"]}))
+    both = with_extra_training(main, extra)
+    both.check_no_group_leak()
+    added = both.df[both.df["path"].str.startswith("/x/")]
+    assert list(added["path"]) == ["/x/1.mp4", "/x/2.mp4"] and set(added["split"]) == {"train"}  # group e is test
+    assert (both.df["split"] != "train").sum() == 4  # val and test untouched
