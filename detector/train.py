@@ -44,6 +44,7 @@ class TrainConfig:
     train_frames: int = 6
     crf35_eval: bool = True
     families: tuple[str, ...] = ("temporal", "frequency")
+    oof_folds: int = 3  # fused: group folds for the spacetime member's out-of-fold training scores
     vae_family: str = "ltx"  # the latent family's VAE: vidprov's faster one (3x faster decode than wan)
     latent_scales: tuple[float, ...] = (0.25, 0.5)
 
@@ -88,6 +89,23 @@ def _luma_windows(table: pd.DataFrame, spec: WindowSpec, cache: Path, augment: i
         frames = clip_windows(Path(path), spec, cache, augment, seed)["frames"]
         lum = SpacetimeDetector.to_luma_frames(frames[sub["index"].to_numpy()])
         out[table.index.get_indexer(sub.index)] = lum
+    return out
+
+
+def spacetime_oof(lum: np.ndarray, y: np.ndarray, groups: np.ndarray, params: dict, folds: int,
+                  progress: bool = True) -> np.ndarray:
+    """Calibrated spacetime probabilities of every training window from models that never saw its group."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_splits = min(folds, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
+    if n_splits < 2:
+        raise ValueError("the fused model needs at least 2 training groups per class for out-of-fold scores")
+    out = np.full(len(y), np.nan)
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=params.get("seed", 0))
+    for k, (tr, te) in enumerate(cv.split(lum, y, groups)):
+        log.info("spacetime out-of-fold model %d/%d", k + 1, n_splits)
+        m = SpacetimeDetector(**params).fit_luma(lum[tr], y[tr], groups[tr], progress=progress)
+        out[te] = m.calibrator_(m.raw_luma(lum[te]))
     return out
 
 
@@ -158,18 +176,27 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         fm.fit_features(x.loc[train_rows.index].to_numpy(), train_rows["y"].to_numpy(),
                         train_rows["group"].to_numpy(), names)
         members.append(("features", fm, lambda rows, fm=fm, x=x: fm.proba_features(x.loc[rows.index].to_numpy())))
+    oof_z = None
     if config.model in ("spacetime", "fused"):
-        sm = SpacetimeDetector(epochs=config.epochs, crop=config.crop, train_frames=config.train_frames, **common)
+        params = dict(epochs=config.epochs, crop=config.crop, train_frames=config.train_frames, **common)
         lum = _luma_windows(train_rows, spec, cache, config.augment, config.seed)
-        sm.fit_luma(lum, train_rows["y"].to_numpy(), train_rows["group"].to_numpy(), progress=progress)
+        y_tr, g_tr = train_rows["y"].to_numpy(), train_rows["group"].to_numpy()
+        sm = SpacetimeDetector(**params).fit_luma(lum, y_tr, g_tr, progress=progress)
+        if config.model == "fused":
+            # Out-of-fold probabilities of both members on the training windows: the stacker and the
+            # threshold then rest on every training group, not only on the few clips of the val split.
+            oof_z = np.column_stack([members[0][1].calibrator_(members[0][1].oof_scores_),
+                                     spacetime_oof(lum, y_tr, g_tr, params, config.oof_folds, progress)])
         del lum
         members.append(("spacetime", sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(
             _luma_windows(rows, spec, cache, config.augment, config.seed)))))
 
     member_p = {s: np.column_stack([f(rows) for _, _, f in members]) for s, rows in eval_rows.items()}
+    orig_train = (train_rows["aug"] == 0).to_numpy()
     if config.model == "fused":
         model = FusedDetector(members=tuple(n for n, _, _ in members), **common)
-        model.fit_members([m for _, m, _ in members], member_p["val"], eval_rows["val"]["y"].to_numpy())
+        model.fit_members([m for _, m, _ in members], np.concatenate([oof_z[orig_train], member_p["val"]]),
+                          np.concatenate([train_rows["y"].to_numpy()[orig_train], eval_rows["val"]["y"].to_numpy()]))
         window_p = {s: 1 / (1 + np.exp(-model.stacker_.raw(_logit(z)))) for s, z in member_p.items()}
     else:
         model = members[0][1]
@@ -182,10 +209,11 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     # group-cross-validated (out-of-fold) scores of the training clips: a val split holds only a
     # handful of real groups (the 20 sign-language clips are one group), too few for a 1% FPR.
     held = val
-    if config.model == "features":
-        fm = members[0][1]
-        orig_train = (train_rows["aug"] == 0).to_numpy()
-        oof_p = fm.calibrator_(fm.oof_scores_[orig_train])
+    if config.model in ("features", "fused"):
+        if config.model == "features":
+            oof_p = members[0][1].calibrator_(members[0][1].oof_scores_[orig_train])
+        else:
+            oof_p = 1 / (1 + np.exp(-model.stacker_.raw(_logit(oof_z[orig_train]))))
         held = pd.concat([val, clip_scores(train_rows[orig_train], oof_p)], ignore_index=True)
     threshold = threshold_at_fpr(held["y"].to_numpy(), held["p"].to_numpy(), TARGET_FPR)
     threshold = float(min(max(threshold, 0.05), 0.999))
