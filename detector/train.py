@@ -277,6 +277,16 @@ def model_card_markdown(card: dict) -> str:
     for name in ("val", "test", "test_crf35"):
         if name in m:
             lines.append(row(name, m[name]))
+    cfg = card["config"]
+    if cfg["model"] in ("spacetime", "fused"):
+        lines += ["", f"Spacetime network: timm mobilenetv3_small_050 trained from scratch on luma, frame differences and "
+                      f"noise residuals; {cfg['epochs']} epochs of {cfg['crop']}px crops of {cfg['train_frames']} frames; "
+                      "Platt calibration on held-out groups."]
+    if cfg["model"] == "fused":
+        lines += [f"Stacker: logistic regression on the members' logits, fitted on out-of-fold scores of every training "
+                  f"group ({cfg.get('oof_folds', 3)} group folds for the spacetime network, the feature model's own group "
+                  "cross-validation) plus the val split; the threshold uses the same held-out scores."]
+    lines += [f"Training time: {card.get('train_seconds', float('nan')):.0f} s on the machine that ran the command."]
     if card.get("feature_importances"):
         lines += ["", "Top feature importances (gradient boosting, share of total):", ""]
         lines += [f"- {k}: {v:.3f}" for k, v in list(card["feature_importances"].items())[:10]]

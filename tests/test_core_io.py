@@ -287,3 +287,15 @@ def test_iter_frames_hands_out_owned_memory(mp4_bytes):
     frames = [f for _, f in iter_frames(mp4_bytes, max_frames=5)]
     assert all(f.flags.owndata for f in frames)
     np.testing.assert_array_equal(np.stack(frames), read_video(mp4_bytes, max_frames=5).frames)
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from vidprov.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "x.json", "{}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _current_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which would race with threads later.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any], *, suffix: str = ".part") -> Path:
     """Call write(tmp_path), then rename tmp_path to path (parent folders are created).
     The temp file is removed on failure. suffix: for writers that pick the format by the file name
@@ -21,6 +31,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any], *, suffix
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp creates 0600 files; give the result the mode a plain open() would (0666 minus the umask).
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
