@@ -262,6 +262,9 @@ def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s,
         header.update(name=name, fps=fps, codec=stream.codec_context.name, container=container.format.name,
                       declared_frames=declared)
         if start_s:
+            # Frame-threaded decoding after a seek returned different pixels from run to run (seen on H.264
+            # scans of long clips); slice threads are deterministic.
+            stream.thread_type = "SLICE"
             try:
                 container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
             except av.error.FFmpegError:
