@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,8 +17,9 @@ def _demo_manifest(ctx) -> Manifest | None:
     generated = list(ctx.state.get("generated") or [])
     if not ctx.real_paths or not generated:
         return None
-    rows = [{"path": str(p), "label": "real"} for p in ctx.real_paths]
-    rows += [{"path": str(p), "label": "generated", "generator": "vidprov"} for p in generated]
+    # Absolute paths: the demo's output folder is usually given relative to the working directory.
+    rows = [{"path": str(Path(p).resolve()), "label": "real"} for p in ctx.real_paths]
+    rows += [{"path": str(Path(p).resolve()), "label": "generated", "generator": "vidprov"} for p in generated]
     return Manifest(pd.DataFrame(rows), root="/")
 
 

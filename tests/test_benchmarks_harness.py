@@ -226,3 +226,19 @@ def test_cli_dataset_merge_keeps_paths_and_drops_excluded_groups(folder, tmp_pat
     assert len(merged) == len(m) - int((m.df["group"] == g0).sum())
     res = runner.invoke(app, ["dataset", "merge", str(folder), "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 2 and "at least two" in res.output
+
+
+def test_demo_manifest_without_shared_data_uses_absolute_paths(tmp_path, monkeypatch):
+    # A fresh machine has no ../shared/data: the demo benchmarks the sample real clips against the generator
+    # step's clips, whose paths are relative to the working directory (the demo's default --out).
+    from types import SimpleNamespace
+
+    from vidprov.benchmarks.demo import _demo_manifest
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("real.mp4", "gen.mp4"):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        (tmp_path / "out" / name).write_bytes(b"x")
+    ctx = SimpleNamespace(manifest=None, real_paths=[Path("out/real.mp4")], state={"generated": [Path("out/gen.mp4")]})
+    m = _demo_manifest(ctx)
+    assert all(p.is_file() for p in m.paths) and list(m.df["label"]) == ["real", "generated"]
