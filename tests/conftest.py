@@ -41,3 +41,15 @@ def _private_vidprov_home(tmp_path_factory):
 @pytest.fixture
 def clip() -> Clip:
     return moving_clip()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """On the shared 2-core machine, torch's default 2 threads spin against other jobs (tiny convs ran
+    40x slower); restore the setting for whatever runs afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -7,17 +7,7 @@ from sklearn.base import clone
 import vidprov.detector as D
 from vidprov import Clip
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # On the shared 2-core machine, torch's default 2 threads spin against other jobs: tiny convs
-    # ran 40x slower. Restore the setting for whatever runs after these tests.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_clips(n=8, t=9, size=32, seed=0):

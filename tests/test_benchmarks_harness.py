@@ -14,17 +14,7 @@ from vidprov.benchmarks.perturbations import get
 from vidprov.benchmarks.plugins import DetectorSpec, ExternalCommand, ExternalDetectorError, registered
 from vidprov.manifest import DEFAULT_SHARED_MANIFEST
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # On the shared 2-core machine, torch's default 2 threads spin against other jobs: tiny convs
-    # ran 40x slower. Restore the setting for whatever runs after these tests.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _write(path: Path, seed: int, smooth: bool, t: int = 12, size: int = 32):
