@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--freeze-encoder", action="store_true", default=None)
     v.add_argument("--init-from")
     v.add_argument("--device")
+    v.add_argument("--latent-channels", type=int, help="VAE latent channels (default 16)")
+    v.add_argument("--spatial-compression", type=int, choices=[4, 8], help="wan only: 8 (default) or 4")
     d = sub.add_parser("dit", help="train a text-conditioned transformer on frozen-VAE latents")
     d.add_argument("--family", required=True, choices=["wan", "ltx"])
     d.add_argument("--out")

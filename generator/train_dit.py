@@ -69,11 +69,18 @@ class DiTTrainConfig:
     text: TextConfig | None = None
 
 
-def default_dit_config(family: str) -> DiTConfig:
+def default_dit_config(family: str, vae=None) -> DiTConfig:
     if check_family(family) == "wan":
-        return DiTConfig(family="wan", num_layers=6, num_heads=6, head_dim=32, ffn_mult=4, text_dim=128)
-    # LTX sees 4x more tokens (patch 1 on the 8x8 latent): fewer, narrower layers for a similar cost.
-    return DiTConfig(family="ltx", num_layers=5, num_heads=4, head_dim=32, ffn_mult=4, text_dim=128)
+        # Patches cover 16x16 pixels whatever the VAE's compression, so a 64-px clip is always 5x4x4 = 80
+        # tokens: 1x2x2 on the 8x VAE's 8x8 latent, 1x4x4 on the 4x VAE's 16x16 one.
+        sc = int(vae.config.scale_factor_spatial) if vae is not None else 8
+        p = max(1, 16 // sc)
+        # 5 layers (6 until session 3): with both guidance branches batched, 20 steps + decode fit the
+        # 0.5 s-per-clip budget on 2 CPU cores.
+        return DiTConfig(family="wan", num_layers=5, num_heads=6, head_dim=32, ffn_mult=4, text_dim=128, patch_size=(1, p, p))
+    # LTX sees 4x more tokens (patch 1 on the 8x8 latent): fewer, narrower layers for a similar cost
+    # (4 layers; 5 took 0.525 s per clip, just over the budget).
+    return DiTConfig(family="ltx", num_layers=4, num_heads=4, head_dim=32, ffn_mult=4, text_dim=128)
 
 
 def configs_of(family: str, transformer, text_encoder, tokenizer) -> tuple[DiTConfig, TextConfig]:
@@ -179,10 +186,10 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     if state is not None:
         cfg.dit, cfg.text = DiTConfig(**state["config"]["dit"]), TextConfig(**state["config"]["text"])
         cfg.dit.patch_size = tuple(cfg.dit.patch_size)
-    cfg.dit = cfg.dit or default_dit_config(cfg.family)
-    cfg.text = cfg.text or TextConfig()
     torch.manual_seed(cfg.seed)
     vae = load_vae(cfg).to(dist.device)
+    cfg.dit = cfg.dit or default_dit_config(cfg.family, vae)
+    cfg.text = cfg.text or TextConfig()
     vae.requires_grad_(False)
     if dist.main:
         cache = build_latent_cache(cfg, vae, out / "latents.pt")

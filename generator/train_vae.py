@@ -107,7 +107,8 @@ def vae_config_of(vae, family: str) -> VAEConfig:
     """The VAEConfig that rebuilds a loaded diffusers VAE (stored in checkpoints)."""
     c = vae.config
     if family == "wan":
-        return VAEConfig(family="wan", latent_channels=c.z_dim, channels=(c.base_dim,), layers_per_block=c.num_res_blocks - 1)
+        return VAEConfig(family="wan", latent_channels=c.z_dim, channels=(c.base_dim,), layers_per_block=c.num_res_blocks - 1,
+                         spatial_compression=c.scale_factor_spatial)
     return VAEConfig(family="ltx", latent_channels=c.latent_channels, channels=tuple(c.block_out_channels),
                      layers_per_block=c.layers_per_block[0], patch_size=c.patch_size)
 
@@ -256,7 +257,11 @@ def make_config(family: str, **overrides) -> VAETrainConfig:
     base = VAETrainConfig(family=family, out=f"runs/{family}_vae", vae=default_vae_config(family),
                           frames=17 if family == "ltx" else 9)
     for k, v in overrides.items():
-        if v is not None:
+        if v is None:
+            continue
+        if k in ("latent_channels", "spatial_compression"):
+            setattr(base.vae, k, v)
+        else:
             setattr(base, k, v)
     return base
 

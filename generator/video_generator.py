@@ -321,12 +321,16 @@ class VideoGenerator:
             kw["latents"] = latents.to(self.device)
         t0 = time.perf_counter()
         with self._timed() as timing:
-            out = self.pipe(prompt=prompt, negative_prompt=negative_prompt, height=size, width=size, num_frames=num_frames,
-                            num_inference_steps=steps, guidance_scale=guidance, output_type="np",
-                            generator=torch.Generator("cpu").manual_seed(int(seed)), **kw)
+            if self.family == "wan" and not getattr(self.pipe.config, "boundary_ratio", None):
+                frames = self._sample_wan(prompt, negative_prompt, kw["latents"], steps, guidance)
+            else:
+                out = self.pipe(prompt=prompt, negative_prompt=negative_prompt, height=size, width=size,
+                                num_frames=num_frames, num_inference_steps=steps, guidance_scale=guidance,
+                                output_type="np", generator=torch.Generator("cpu").manual_seed(int(seed)), **kw)
+                frames = out.frames[0]
         timing["total_s"] = time.perf_counter() - t0
         self.last_timing = timing
-        frames = np.asarray(out.frames[0])
+        frames = np.asarray(frames)
         frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
         meta = {
             "label": "generated", "generator": f"vidprov-{self.family}" if self.family in FAMILIES else self.name,
@@ -337,6 +341,38 @@ class VideoGenerator:
             "vae_decode_dtype": str(self.decode_dtype or self.vae.dtype).replace("torch.", ""),
         }
         return Clip(frames, fps=self.fps, meta=meta)
+
+
+    def _sample_wan(self, prompt: str, negative_prompt: str, latents: torch.Tensor, steps: int, guidance: float):
+        """WanPipeline's Wan2.1 denoising loop with both guidance branches in ONE transformer call per step.
+
+        WanPipeline runs the conditional and unconditional branch as two forwards; on a 2-core CPU a batch of
+        two costs 23 ms against 2 x 17 ms for this transformer, ~0.2 s of a 0.6 s clip. Same scheduler,
+        timesteps, latent normalisation and post-processing as the pipeline (tests compare the two).
+        -> frames float (T, H, W, 3) in [0, 1].
+        """
+        pipe, tr = self.pipe, self.transformer
+        cfg = guidance > 1.0
+        emb, neg = pipe.encode_prompt(prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=cfg,
+                                      max_sequence_length=int(self.settings["max_tokens"]), device=self.device)
+        cond = (torch.cat([emb, neg]) if cfg else emb).to(tr.dtype)
+        pipe.scheduler.set_timesteps(steps, device=self.device)
+        pipe.scheduler.set_begin_index(0)
+        x = latents.to(self.device, torch.float32)
+        for t in pipe.scheduler.timesteps:
+            inp = x.to(tr.dtype)
+            if cfg:
+                inp = torch.cat([inp, inp])  # (2B, C, t, h, w): cond rows first, then uncond
+            v = tr(hidden_states=inp, timestep=t.expand(inp.shape[0]), encoder_hidden_states=cond, return_dict=False)[0]
+            if cfg:
+                v_cond, v_uncond = v.chunk(2)
+                v = v_uncond + guidance * (v_cond - v_uncond)
+            x = pipe.scheduler.step(v, t, x, return_dict=False)[0]
+        mean, std = pipeline.get_latent_stats(self.vae, "wan")
+        shape = (1, -1, 1, 1, 1)
+        z = x.to(self.vae.dtype) * std.view(shape).to(x.device, self.vae.dtype) + mean.view(shape).to(x.device, self.vae.dtype)
+        video = self.vae.decode(z, return_dict=False)[0]
+        return pipe.video_processor.postprocess_video(video, output_type="np")[0]
 
 
 _LOADED: dict[tuple[str, str], VideoGenerator] = {}

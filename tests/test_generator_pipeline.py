@@ -216,8 +216,8 @@ def test_bench_splits_the_time(saved):
     family, path = saved
     r = run_bench(str(path), steps=3, repeats=1, device="cpu")
     m = r["median"]
-    # Wan runs the conditional and unconditional branches as two calls per step, LTX as one batch.
-    assert m["transformer_calls"] == (6 if family == "wan" else 3)
+    # Both families run the conditional and unconditional branches as one batched call per step.
+    assert m["transformer_calls"] == 3
     assert 0 < m["transformer_s"] < m["total_s"] and m["vae_decode_s"] > 0
     assert m["overhead_s"] == pytest.approx(m["total_s"] - m["transformer_s"] - m["vae_decode_s"])
     assert r["peak_rss_mib"] > 0
@@ -251,3 +251,35 @@ def test_cli_generate_dataset_and_bench(saved, tmp_path, monkeypatch, capsys):
                     "--device", "cpu", "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["steps"] == 2 and report["median"]["total_s"] > 0
+
+
+def test_wan_batched_guidance_matches_wanpipeline():
+    """vidprov's Wan loop runs both guidance branches in one transformer call; WanPipeline runs two."""
+    gen = VideoGenerator(tiny_pipeline("wan"), name="tiny", settings={"size": 32, "num_frames": 5, "max_tokens": 8},
+                         decode_dtype=None)
+    calls = []
+    hook = gen.transformer.register_forward_pre_hook(lambda _m, args, kw: calls.append(kw["hidden_states"].shape[0]),
+                                                     with_kwargs=True)
+    ours = gen("a cat on grass", seed=2, steps=3, guidance=4.0)
+    hook.remove()
+    assert calls == [2, 2, 2]  # one batched call per step
+    out = gen.pipe(prompt="a cat on grass", negative_prompt="", height=32, width=32, num_frames=5, num_inference_steps=3,
+                   guidance_scale=4.0, output_type="np", latents=gen.initial_noise(2, 5, 32, 32), max_sequence_length=8)
+    ref = (np.asarray(out.frames[0]) * 255.0).round().clip(0, 255).astype(np.uint8)
+    assert np.abs(ours.frames.astype(int) - ref.astype(int)).max() <= 1
+    no_cfg = gen("a cat on grass", seed=2, steps=2, guidance=1.0)
+    assert no_cfg.frames.shape == (5, 32, 32, 3)
+
+
+def test_wan_vae_with_4x_spatial_compression_keeps_80_token_patches():
+    from vidprov.generator.models import build_vae
+    from vidprov.generator.train_dit import default_dit_config
+
+    vae = build_vae(VAEConfig(family="wan", channels=(8,), latent_channels=4, layers_per_block=1, spatial_compression=4))
+    assert vae.config.scale_factor_spatial == 4
+    z = vae.encode(torch.zeros(1, 3, 5, 32, 32)).latent_dist.mode()
+    assert tuple(z.shape) == (1, 4, 2, 8, 8)
+    assert default_dit_config("wan", vae).patch_size == (1, 4, 4)
+    assert default_dit_config("wan").patch_size == (1, 2, 2)
+    with pytest.raises(Exception, match="spatial_compression"):
+        build_vae(VAEConfig(family="wan", channels=(8,), spatial_compression=2))
