@@ -22,7 +22,7 @@ def gaussian_velocity(x, t):
 def test_marked_noise_stays_standard_normal_and_only_the_disk_changes():
     g = torch.Generator().manual_seed(0)
     noise = torch.randn(1, 4, 5, 32, 32, generator=g)
-    marked = latent.watermark_noise(noise, "k")
+    marked = latent.watermark_noise(noise, "k", channels=1)  # Tree-Ring's single channel: the last one
     assert torch.allclose(marked[:, :3], noise[:, :3])
     x = marked[0, 3].flatten().numpy()
     assert abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05
@@ -110,3 +110,21 @@ def test_half_mask_counts_each_conjugate_pair_once(radius):
     m = latent.disk_mask(16, 16, radius)
     h = latent._half(m)
     assert int(h.sum()) * 2 == int(m.sum()) - 0  # no self-conjugate frequencies inside a small disk
+
+
+def test_default_marks_every_channel_and_more_coefficients_raise_the_evidence():
+    noise = torch.randn(1, 4, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    marked = latent.watermark_noise(noise, "k")
+    for c in range(4):
+        assert not torch.allclose(marked[0, c], noise[0, c])
+        assert stats.kstest(marked[0, c].flatten().numpy(), "norm").pvalue > 1e-3
+    one = latent.test_noise(latent.watermark_noise(noise, "k", channels=1), "k", channels=1)
+    every = latent.test_noise(marked, "k")
+    assert every.n_coefficients == 4 * one.n_coefficients
+    # a weak recovery (the key's phases buried in noise) is detected with all channels, not with one
+    g = torch.Generator().manual_seed(9)
+    weak_one = latent.watermark_noise(noise, "k", channels=1) + 1.5 * torch.randn(noise.shape, generator=g)
+    weak_all = marked + 1.5 * torch.randn(noise.shape, generator=g)
+    # (z grows with the square root of the number of coefficients: 2x expected here)
+    assert latent.test_noise(weak_all, "k").z > 1.5 * latent.test_noise(weak_one, "k", channels=1).z
+    assert latent.channels_for(16, None) == list(range(16)) and latent.channels_for(16, 1) == [15]

@@ -1,7 +1,7 @@
 """Latent (generation-time) watermark, Tree-Ring style, for flow-matching video generators.
 
-Embedding: in one latent channel of the initial noise z_T (B, C, t, h, w), the low spatial
-frequencies (a disk of the 2-D DFT of every latent frame) get the key's phases while keeping the
+Embedding: in the marked latent channels (all by default, see channels_for) of the initial noise
+z_T (B, C, t, h, w), the low spatial frequencies (a disk of the 2-D DFT of every latent frame) get the key's phases while keeping the
 seed's magnitudes. Over random keys the phases of white Gaussian noise are uniform anyway, so the
 marked noise is still a valid N(0, I) draw, and the magnitudes keep each seed's sample its own
 (Tree-Ring's fixed rings make every sample of a key share the same low frequencies).
@@ -65,40 +65,53 @@ def _half(mask: torch.Tensor) -> torch.Tensor:
     return mask & ((kx > 0) | ((kx == 0) & (ky > 0))) & ~nyq
 
 
-def channel_for(channels: int) -> int:
-    return channels - 1  # the last latent channel, as in Tree-Ring
+def channels_for(channels: int, marked: int | None = None) -> list[int]:
+    """The marked latent channels: the last `marked` ones (all when None). Tree-Ring marks one of SD's 4
+    channels; the small VAEs here give 8x8 or 16x16 latent frames, so one channel holds only ~8-70
+    independent low-frequency coefficients and the inverted noise's weak agreement with the key never
+    adds up to a small p-value. Every channel is an independent N(0, 1) draw with uniform phases, so
+    marking all of them keeps the noise a valid sample (it only moves the same-seed picture more)."""
+    n = channels if marked is None else max(1, min(int(marked), channels))
+    return list(range(channels - n, channels))
 
 
 def key_pattern(key: WatermarkKey, shape: tuple[int, ...]) -> torch.Tensor:
-    """DFT (t, h, w) complex of key-seeded N(0, 1) noise of shape (t, h, w)."""
-    t, h, w = shape
-    g = key.rng("latent-tree-ring").standard_normal((t, h, w))
+    """DFT (..., h, w) complex of key-seeded N(0, 1) noise of that shape (e.g. (t, h, w) or (c, t, h, w))."""
+    g = key.rng("latent-tree-ring").standard_normal(tuple(shape))
     return torch.fft.fft2(torch.from_numpy(g))
 
 
-def watermark_noise(noise: torch.Tensor, key, radius: float | None = None) -> torch.Tensor:
-    """Mark initial noise (B, C, t, h, w): the disk of one channel's spectrum takes the key's phases."""
+def _pattern(k: WatermarkKey, chans: list[int], t: int, h: int, w: int) -> torch.Tensor:
+    # One channel keeps the (t, h, w) draw it always had, so single-channel marks made before stay readable.
+    if len(chans) == 1:
+        return key_pattern(k, (t, h, w))[None]
+    return key_pattern(k, (len(chans), t, h, w))
+
+
+def watermark_noise(noise: torch.Tensor, key, radius: float | None = None, channels: int | None = None) -> torch.Tensor:
+    """Mark initial noise (B, C, t, h, w): the disk of the marked channels' spectra takes the key's phases."""
     k = as_key(key)
     b, c, t, h, w = noise.shape
-    ch = channel_for(c)
+    chans = channels_for(c, channels)
     mask = disk_mask(h, w, radius)
-    pattern = key_pattern(k, (t, h, w))
-    spec = torch.fft.fft2(noise[:, ch].double())  # b t h w
+    pattern = _pattern(k, chans, t, h, w)  # n t h w
+    spec = torch.fft.fft2(noise[:, chans].double())  # b n t h w
     keyed = spec.abs() * torch.exp(1j * torch.angle(pattern)).to(spec)[None]
     spec = torch.where(mask, keyed, spec)
     out = noise.clone()
-    out[:, ch] = torch.fft.ifft2(spec).real.to(noise.dtype)
+    out[:, chans] = torch.fft.ifft2(spec).real.to(noise.dtype)
     return out
 
 
-def test_noise(noise: torch.Tensor, key, *, radius: float | None = None, alpha: float = DEFAULT_ALPHA) -> LatentResult:
+def test_noise(noise: torch.Tensor, key, *, radius: float | None = None, alpha: float = DEFAULT_ALPHA,
+               channels: int | None = None) -> LatentResult:
     """Test recovered noise (B, C, t, h, w) (B = 1) for the key's pattern."""
     k = as_key(key)
     _, c, t, h, w = noise.shape
-    ch = channel_for(c)
+    chans = channels_for(c, channels)
     half = _half(disk_mask(h, w, radius))
-    spec = torch.fft.fft2(noise[0, ch].double())[:, half]  # t m
-    ref = key_pattern(k, (t, h, w))[:, half]
+    spec = torch.fft.fft2(noise[0, chans].double())[..., half]  # n t m
+    ref = _pattern(k, chans, t, h, w)[..., half]
     phase = torch.angle(spec) - torch.angle(ref)
     m = phase.numel()
     z = float(torch.cos(phase).sum() / np.sqrt(m / 2.0))
@@ -137,10 +150,11 @@ def default_sigmas(steps: int) -> torch.Tensor:
 class GeneratorWatermark:
     """The latent watermark wired to a vidprov.generator VideoGenerator."""
 
-    def __init__(self, generator, *, steps: int = 20, radius: float | None = None):
+    def __init__(self, generator, *, steps: int = 20, radius: float | None = None, channels: int | None = None):
         self.gen = generator
         self.steps = steps
         self.radius = radius
+        self.channels = channels
 
     def sigmas(self) -> torch.Tensor:
         sched = self.gen.scheduler
@@ -154,7 +168,7 @@ class GeneratorWatermark:
         return default_sigmas(self.steps)
 
     def noise(self, key, seed: int, num_frames: int, size: int) -> torch.Tensor:
-        return watermark_noise(self.gen.initial_noise(seed, num_frames, size, size), key, self.radius)
+        return watermark_noise(self.gen.initial_noise(seed, num_frames, size, size), key, self.radius, self.channels)
 
     def generate(self, prompt: str, key, *, seed: int = 0, num_frames: int | None = None, size: int | None = None,
                  **kw):
@@ -177,11 +191,11 @@ class GeneratorWatermark:
         return invert(z0, velocity, self.sigmas().to(z0.device)).cpu()
 
     def detect(self, clip, key, *, alpha: float = DEFAULT_ALPHA) -> LatentResult:
-        return test_noise(self.recover_noise(clip), key, radius=self.radius, alpha=alpha)
+        return test_noise(self.recover_noise(clip), key, radius=self.radius, alpha=alpha, channels=self.channels)
 
 
 def benchmark(model: str = "wan", *, pairs: int = 8, steps: int = 20, device: str | None = None,
-              crf: int = 30, progress=None) -> dict:
+              crf: int = 30, progress=None, channels: int | None = None) -> dict:
     """AUC of marked vs unmarked generations (same seeds), clean and after H.264 at crf, plus how much
     the mark changes the picture (PSNR between the two samples of one seed, temporal-difference change).
     Raises vidprov.generator.ModelNotFoundError when the generator's weights are not there."""
@@ -191,7 +205,7 @@ def benchmark(model: str = "wan", *, pairs: int = 8, steps: int = 20, device: st
     from vidprov.generator import load
 
     gen = load(model, device=device)
-    wm = GeneratorWatermark(gen, steps=steps)
+    wm = GeneratorWatermark(gen, steps=steps, channels=channels)
     key = as_key("latent-benchmark-key")
     prompts = ["a car driving on a street", "a person walking", "waves on a beach", "a dog running in a park"]
     scores: dict[str, list[tuple[int, float]]] = {"clean": [], f"crf{crf}": []}
@@ -210,7 +224,8 @@ def benchmark(model: str = "wan", *, pairs: int = 8, steps: int = 20, device: st
             scores[f"crf{crf}"].append((label, wm.detect(vidprov.reencode(clip, crf=crf), key).z))
         if progress:
             progress(i)
-    out = {"model": model, "pairs": pairs, "steps": steps, "psnr_marked_vs_unmarked_db": float(np.mean(psnrs)),
+    out = {"model": model, "pairs": pairs, "steps": steps, "channels": len(channels_for(gen.latent_shape(17, 64, 64)[0], channels)),
+           "psnr_marked_vs_unmarked_db": float(np.mean(psnrs)),
            "temporal_diff_change": float(np.mean(tdiff))}
     for name, sc in scores.items():
         y, z = zip(*sc, strict=True)
