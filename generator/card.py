@@ -104,6 +104,16 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
     return {k: v for k, v in info.items() if k in ("family", "params_m", "eval")}
 
 
+def _vae_flags(vae: dict) -> str:
+    """The train-vae flags that rebuild a non-default VAE shape."""
+    flags = ""
+    if vae.get("latent_channels", 16) != 16:
+        flags += f" --latent-channels {vae['latent_channels']}"
+    if vae.get("family") == "wan" and vae.get("spatial_compression", 8) != 8:
+        flags += f" --spatial-compression {vae['spatial_compression']}"
+    return flags
+
+
 def model_card(info: dict) -> str:
     f = info["family"]
     v, t = info["vae"], info["transformer"]
@@ -128,7 +138,7 @@ def model_card(info: dict) -> str:
         "## Training (exact commands; each run resumes from its ckpt.pt)",
         "```",
         f"python -m vidprov.generator.train vae --family {f} --threads 1 --batch-size {vcfg['batch_size']} "
-        f"--size {vcfg['size']} --frames {vcfg['frames']}   # seed {vcfg['seed']}, lr {vcfg['lr']}",
+        f"--size {vcfg['size']} --frames {vcfg['frames']}{_vae_flags(vcfg.get('vae', {}))}   # seed {vcfg['seed']}, lr {vcfg['lr']}",
         f"python -m vidprov.generator.train dit --family {f} --threads 1 --batch-size {tcfg['batch_size']}"
         f"   # seed {tcfg['seed']}, lr {tcfg['lr']}",
         f"vidprov generator export --family {f}",

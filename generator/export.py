@@ -52,17 +52,44 @@ def save_pipeline(pipe, out_dir: str | os.PathLike, *, settings: dict, dtype: to
     return out_dir
 
 
+def _vae_from_folder(family: str, folder: Path):
+    """A saved diffusers VAE (e.g. generator/weights/wan/vae, for a transformer retrained on a shipped VAE)
+    and the training record of that VAE from the pipeline's metrics.json, in checkpoint form for the card."""
+    from diffusers import AutoencoderKLLTXVideo, AutoencoderKLWan
+
+    from vidprov.generator.video_generator import _fp32_loading
+
+    cls = AutoencoderKLWan if family == "wan" else AutoencoderKLLTXVideo
+    with _fp32_loading():
+        vae = cls.from_pretrained(folder).float()
+    metrics = folder.parent / "metrics.json"
+    rec = json.loads(metrics.read_text()).get("vae", {}) if metrics.exists() else {}
+    if not rec:
+        raise FileNotFoundError(f"{folder}: no metrics.json beside it to describe how this VAE was trained")
+    # final_train_loss stands in for a history: the card reads the last losses
+    vs = {"step": rec["steps"], "cpu_s": rec["cpu_s"], "config": rec["config"],
+          "history": {"train": [(rec["steps"], rec["final_train_loss"])],
+                      "heldout_psnr": [(rec["steps"], rec["heldout_psnr_during_training"])]}}
+    return vae, vs
+
+
 def pipeline_from_checkpoints(family: str, vae_ckpt: str | os.PathLike, dit_ckpt: str | os.PathLike):
     """EMA weights of a VAE checkpoint and a transformer checkpoint (+ its latent statistics) -> pipeline."""
     from vidprov.generator.data import load_captions
     from vidprov.generator.train_dit import _Flow
 
-    vs = checkpoint.load(vae_ckpt)
-    ds = checkpoint.load(dit_ckpt)
-    if vs is None or ds is None:
-        raise FileNotFoundError(f"missing checkpoint: {vae_ckpt if vs is None else dit_ckpt}")
-    vae = build_vae(VAEConfig(**vs["config"]["vae"]))
-    vae.load_state_dict({**vs["model"], **vs["ema"]["shadow"]})
+    if Path(vae_ckpt).is_dir():
+        vae, vs = _vae_from_folder(family, Path(vae_ckpt))
+        ds = checkpoint.load(dit_ckpt)
+    else:
+        vs = checkpoint.load(vae_ckpt)
+        ds = checkpoint.load(dit_ckpt)
+        if vs is None:
+            raise FileNotFoundError(f"missing checkpoint: {vae_ckpt}")
+        vae = build_vae(VAEConfig(**vs["config"]["vae"]))
+        vae.load_state_dict({**vs["model"], **vs["ema"]["shadow"]})
+    if ds is None:
+        raise FileNotFoundError(f"missing checkpoint: {dit_ckpt}")
     lat = torch.load(Path(dit_ckpt).with_name("latents.pt"), map_location="cpu", weights_only=False)
     pipeline.set_latent_stats(vae, family, lat["mean"], lat["std"])
     dcfg, tcfg = ds["config"]["dit"], TextConfig(**ds["config"]["text"])

@@ -84,6 +84,11 @@ def test_vae_and_transformer_train_resume_and_export(family, data_dir, tmp_path)
     gen = VideoGenerator.load(out, device="cpu")
     clip = gen("people walking", seed=0, steps=2)
     assert clip.frames.shape == (5, 32, 32, 3)
+    # A transformer retrained on a shipped VAE exports with that VAE folder (its card keeps the VAE's record).
+    out_b = tmp_path / "weights_b" / family
+    export_family(family, out=out_b, vae_ckpt=out / "vae", dit_ckpt=ddir / "ckpt.pt", run_eval=False)
+    assert json.loads((out_b / "metrics.json").read_text())["vae"]["steps"] == 3
+    assert VideoGenerator.load(out_b, device="cpu")("people walking", seed=0, steps=2).frames.shape == (5, 32, 32, 3)
 
     # Later sessions continue from the shipped folder, keeping its latent normalisation.
     s = train_vae(vae_config(family, data_dir, tmp_path / "vae2", steps=1, init_from=str(out / "vae")))
