@@ -104,6 +104,34 @@ def test_null_tail_is_monotone_and_joins_the_body():
     assert null.combine([0.01, 0.5]) == pytest.approx(1 - 0.99**2)
 
 
+def test_fold_uses_partial_edge_tiles_and_recovers_the_tile():
+    rng = np.random.default_rng(5)
+    t = rng.normal(0, 1, (64, 64))
+    frame = np.tile(t, (3, 3))[:144, :176][None].astype(np.float32)  # 2x2 whole tiles + partial edges
+    assert np.allclose(tile.fold(frame, 64)[0], t, atol=1e-5)
+    # the partial rows/columns count: noise added only there moves the fold
+    noisy = frame.copy()
+    noisy[0, 128:, :] += 1.0
+    assert not np.allclose(tile.fold(noisy, 64)[0], t, atol=1e-3)
+    whole = np.tile(t, (2, 2))[None].astype(np.float32)
+    assert np.allclose(tile.fold(whole, 64)[0], t, atol=1e-5)
+
+
+def test_qcif_frame_carries_the_payload_and_is_detected_after_h264():
+    clip = texture_clip(t=12, h=144, w=176, seed=6)  # QCIF: whole 64-pixel tiles cover 65% of it
+    m = pixel.embed(clip, "small", PAYLOAD)
+    r = pixel.detect(m, "small", expected_payload=PAYLOAD)
+    assert r.detected and r.bit_accuracy == 1.0
+    assert pixel.detect(vidprov.reencode(m, crf=23), "small").detected
+
+
+def test_embed_meets_the_psnr_budget():
+    clip = texture_clip(t=4, seed=4)
+    for target in (40.0, pixel.DEFAULT_PSNR_DB):
+        m = pixel.embed(clip, "budget", PAYLOAD, psnr_db=target)
+        assert abs(psnr(clip.frames, m.frames) - target) < 0.3
+
+
 def test_layout_has_room_for_sync_and_coded_payload():
     lay = tile.layout()
     assert lay.sync.size == tile.N_SYNC and lay.payload.size >= lay.n_coded

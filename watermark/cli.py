@@ -28,7 +28,7 @@ def mark_embed(
     out: Annotated[Path, typer.Argument(help="Marked output video (.mp4).")],
     key: KeyOpt = None,
     payload: Annotated[str | None, typer.Option(help="64-bit payload as 16 hex digits (default: the key id).")] = None,
-    psnr: Annotated[float, typer.Option(help="Strength, as the PSNR of the luma change (dB).")] = 43.0,
+    psnr: Annotated[float, typer.Option(help="Strength, as the PSNR of the luma change (dB).")] = 42.5,
     crf: Annotated[int, typer.Option(help="H.264 CRF of the output.")] = 18,
     max_frames: Annotated[int | None, typer.Option(help="Mark only the first N frames.")] = None,
 ) -> None:

@@ -29,9 +29,14 @@ from vidprov.watermark.keys import WatermarkKey, as_key, parse_payload
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PSNR_DB = 43.0
+# the budget is now met exactly (embed_frames rescales the sum of both parts); 43 dB asked for the
+# old scheme measured 42.4 dB on real clips, which is what 42.5 gives now
+DEFAULT_PSNR_DB = 42.5
 DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
-SIGNAL_SHARE = 0.9  # share of the pixel budget for the pure signal; the rest cancels host interference
+# share of the pixel budget for the pure signal; the rest cancels host interference. The cancelling
+# part is as faint as the mark, so H.264 removes it as it removes the mark while the host it fought
+# stays: at the same PSNR, 0.95 keeps ~3-4% more sync correlation after CRF 23-30 than 0.9 (measured).
+SIGNAL_SHARE = 0.95
 BATCH = 16
 SCALES = (1.0, 0.5, 0.75, 1.5, 2.0)
 
@@ -147,7 +152,11 @@ def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, p
         room = np.sqrt(max(1.0 - SIGNAL_SHARE**2, 0.0)) * budget
         c_scale = cancel * np.minimum(1.0, room / np.maximum(can_rms, 1e-9))
         amp = np.sqrt(np.maximum(budget**2 - (c_scale * can_rms) ** 2, 0.0)) / np.maximum(sig_rms, 1e-9)
-        total = (amp[:, None, None] * s_tile + c_scale[:, None, None] * f_tile).astype(np.float32)
+        total = amp[:, None, None] * s_tile + c_scale[:, None, None] * f_tile
+        # the two parts are not orthogonal (cancelling along the target adds to the signal): rescale
+        # so that the pixel RMS really is the budget
+        rms = np.sqrt(np.mean(m2fold * total**2, axis=(1, 2)))
+        total = (total * (budget / np.maximum(rms, 1e-9))[:, None, None]).astype(np.float32)
         dy = mask * _repeat(total, h, w)
         yield _add_luma(rgb, dy)
 
