@@ -31,13 +31,24 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the clip's metadata as JSON.")] = False,
     mark: Annotated[bool, typer.Option("--mark/--no-mark", help="Embed the invisible watermark (per-user key).")] = True,
     sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Attach signed C2PA Content Credentials.")] = True,
+    latent_mark: Annotated[bool, typer.Option("--latent-mark/--no-latent-mark",
+                                              help="Plant the latent (initial-noise) watermark, per-user key.")] = True,
 ) -> None:
     """Generate one clip from a text prompt (H.264 mp4 + JSON sidecar), watermarked and signed by default."""
     from vidprov.generator.dataset import write_clip
+    from vidprov.generator.models import FAMILIES
     from vidprov.generator.video_generator import load
 
     gen = load(model, device=device)
-    clip = gen(prompt, seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
+    kw = dict(seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
+    if latent_mark and gen.family in FAMILIES:
+        from vidprov.watermark.keys import default_key
+        from vidprov.watermark.latent import GeneratorWatermark
+
+        clip = GeneratorWatermark(gen, steps=steps).generate(prompt, default_key(), seed=seed, guidance=guidance,
+                                                             num_frames=frames, size=size)
+    else:
+        clip = gen(prompt, **kw)
     meta = write_clip(clip, out, mark=mark, sign=sign)
     if as_json:
         print(json.dumps(meta, indent=2))

@@ -156,6 +156,17 @@ def test_cli_generate_writes_mp4_and_sidecar(saved, tmp_path, monkeypatch, capsy
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["seed"] == 2 and side["prompt"] == "a cat" and side["frames"] == 5
     assert read_video(out).num_frames == 5
+    from vidprov.watermark.keys import default_key
+
+    assert side["latent_watermark_key_id"] == default_key().key_id and side["custom_latents"]  # planted by default
+    plain = tmp_path / "plain.mp4"
+    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--seed", "2",
+                                     "--steps", "2", "--out", str(plain), "--no-latent-mark", "--device", "cpu"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 0
+    side = json.loads(plain.with_suffix(".json").read_text())
+    assert "latent_watermark_key_id" not in side and not side["custom_latents"]
     monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--frames", "6",
                                      "--out", str(tmp_path / "bad.mp4"), "--device", "cpu"])
     with pytest.raises(SystemExit) as exc:
