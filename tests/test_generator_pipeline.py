@@ -144,34 +144,21 @@ def test_tokenizer_maps_unknown_words_to_unk():
 
 
 def test_cli_generate_writes_mp4_and_sidecar(saved, tmp_path, monkeypatch, capsys):
-    from vidprov import cli, read_video
+    from vidprov import read_video
+    from vidprov.watermark.keys import default_key
 
     _, path = saved
-    out = tmp_path / "clip.mp4"
-    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--seed", "2",
-                                     "--steps", "2", "--out", str(out), "--json", "--device", "cpu"])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-    assert exc.value.code == 0
+    base = ["generate", "--prompt", "a cat", "--model", str(path), "--device", "cpu"]
+    out, plain = tmp_path / "clip.mp4", tmp_path / "plain.mp4"
+    assert _run_cli(monkeypatch, *base, "--seed", "2", "--steps", "2", "--out", str(out), "--json") == 0
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["seed"] == 2 and side["prompt"] == "a cat" and side["frames"] == 5
     assert read_video(out).num_frames == 5
-    from vidprov.watermark.keys import default_key
-
     assert side["latent_watermark_key_id"] == default_key().key_id and side["custom_latents"]  # planted by default
-    plain = tmp_path / "plain.mp4"
-    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--seed", "2",
-                                     "--steps", "2", "--out", str(plain), "--no-latent-mark", "--device", "cpu"])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-    assert exc.value.code == 0
+    assert _run_cli(monkeypatch, *base, "--seed", "2", "--steps", "2", "--out", str(plain), "--no-latent-mark") == 0
     side = json.loads(plain.with_suffix(".json").read_text())
     assert "latent_watermark_key_id" not in side and not side["custom_latents"]
-    monkeypatch.setattr("sys.argv", ["vidprov", "generate", "--prompt", "a cat", "--model", str(path), "--frames", "6",
-                                     "--out", str(tmp_path / "bad.mp4"), "--device", "cpu"])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-    assert exc.value.code == 2
+    assert _run_cli(monkeypatch, *base, "--frames", "6", "--out", str(tmp_path / "bad.mp4")) == 2
     assert "4k+1" in capsys.readouterr().err
 
 
