@@ -40,7 +40,6 @@ def generate(
     from vidprov.generator.video_generator import load
 
     gen = load(model, device=device)
-    kw = dict(seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
     if latent_mark and gen.family in FAMILIES:
         from vidprov.watermark.keys import default_key
         from vidprov.watermark.latent import GeneratorWatermark
@@ -48,7 +47,7 @@ def generate(
         clip = GeneratorWatermark(gen, steps=steps).generate(prompt, default_key(), seed=seed, guidance=guidance,
                                                              num_frames=frames, size=size)
     else:
-        clip = gen(prompt, **kw)
+        clip = gen(prompt, seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
     meta = write_clip(clip, out, mark=mark, sign=sign)
     if as_json:
         print(json.dumps(meta, indent=2))
@@ -106,6 +105,8 @@ def train_vae_cmd(
     init_from: Annotated[Path | None, typer.Option(help="Start from a saved VAE folder (e.g. generator/weights/ltx/vae).")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     device: DeviceOpt = None,
+    latent_channels: Annotated[int | None, typer.Option(help="Latent channels (default 16; the shipped ltx uses 64).")] = None,
+    spatial_compression: Annotated[int | None, typer.Option(help="wan only: 8 (default) or 4.")] = None,
 ) -> None:
     """Train a video VAE on random spacetime crops of real clips (resumable; torchrun for DDP)."""
     from vidprov.generator.models import check_family
@@ -115,7 +116,8 @@ def train_vae_cmd(
     s = train_vae(make_config(family, out=str(out) if out else None, data=str(data) if data else None, minutes=minutes,
                               steps=steps, batch_size=batch_size, size=size, frames=frames, lr=lr, threads=threads,
                               freeze_encoder=freeze_encoder or None, init_from=str(init_from) if init_from else None,
-                              seed=seed, device=device))
+                              seed=seed, device=device, latent_channels=latent_channels,
+                              spatial_compression=spatial_compression))
     console.print_json(data=s)
 
 

@@ -70,6 +70,8 @@ class TextConfig:
 
 def build_vae(cfg: VAEConfig):
     check_family(cfg.family)
+    if cfg.latent_channels < 1:
+        raise VidprovError(f"VAE latent_channels must be >= 1, got {cfg.latent_channels}")
     if cfg.family == "ltx":
         from diffusers import AutoencoderKLLTXVideo
 

@@ -342,7 +342,6 @@ class VideoGenerator:
         }
         return Clip(frames, fps=self.fps, meta=meta)
 
-
     def _sample_wan(self, prompt: str, negative_prompt: str, latents: torch.Tensor, steps: int, guidance: float):
         """WanPipeline's Wan2.1 denoising loop with both guidance branches in ONE transformer call per step.
 
@@ -368,10 +367,7 @@ class VideoGenerator:
                 v_cond, v_uncond = v.chunk(2)
                 v = v_uncond + guidance * (v_cond - v_uncond)
             x = pipe.scheduler.step(v, t, x, return_dict=False)[0]
-        mean, std = pipeline.get_latent_stats(self.vae, "wan")
-        shape = (1, -1, 1, 1, 1)
-        z = x.to(self.vae.dtype) * std.view(shape).to(x.device, self.vae.dtype) + mean.view(shape).to(x.device, self.vae.dtype)
-        video = self.vae.decode(z, return_dict=False)[0]
+        video = pipeline.decode_latents(self.vae, "wan", x)
         return pipe.video_processor.postprocess_video(video, output_type="np")[0]
 
 

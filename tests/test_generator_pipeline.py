@@ -281,3 +281,5 @@ def test_wan_vae_with_4x_spatial_compression_keeps_80_token_patches():
     assert default_dit_config("wan").patch_size == (1, 2, 2)
     with pytest.raises(Exception, match="spatial_compression"):
         build_vae(VAEConfig(family="wan", channels=(8,), spatial_compression=2))
+    with pytest.raises(Exception, match="latent_channels"):
+        build_vae(VAEConfig(family="ltx", latent_channels=0))

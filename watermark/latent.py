@@ -1,8 +1,8 @@
 """Latent (generation-time) watermark, Tree-Ring style, for flow-matching video generators.
 
 Embedding: in the marked latent channels (all by default, see channels_for) of the initial noise
-z_T (B, C, t, h, w), the low spatial frequencies (a disk of the 2-D DFT of every latent frame) get the key's phases while keeping the
-seed's magnitudes. Over random keys the phases of white Gaussian noise are uniform anyway, so the
+z_T (B, C, t, h, w), the low spatial frequencies (a disk of the 2-D DFT of every latent frame) get
+the key's phases while keeping the seed's magnitudes. Over random keys the phases of white Gaussian noise are uniform anyway, so the
 marked noise is still a valid N(0, I) draw, and the magnitudes keep each seed's sample its own
 (Tree-Ring's fixed rings make every sample of a key share the same low frequencies).
 
