@@ -67,4 +67,5 @@ def augment_window(window: Clip, spec: WindowSpec, rng: np.random.Generator, kin
     for i in sorted(chosen, key=lambda i: KINDS.index(kinds[i]) if kinds[i] in KINDS else 0)[::-1]:
         out = perturb(out, kinds[i], rng)
     frames = resize_center_crop(out.frames, spec.size) if out.height != spec.size or out.width != spec.size else out.frames
-    return normalize(out.replace(frames=frames), size=spec.size, fps=spec.fps, num_frames=spec.num_frames, crf=spec.crf)
+    return normalize(out.replace(frames=frames), size=spec.size, fps=spec.fps, num_frames=spec.num_frames, crf=spec.crf,
+                     preset=spec.preset)

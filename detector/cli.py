@@ -129,6 +129,8 @@ def train_cmd(
     frames: Annotated[int, typer.Option(help="Spacetime network frames per training sample.")] = 6,
     augment: Annotated[int, typer.Option(help="Perturbed copies of each training window.")] = 1,
     max_windows: Annotated[int, typer.Option(help="Windows per training clip.")] = 4,
+    window_size: Annotated[int, typer.Option(help="Side of the square analysis window (pixels).")] = 256,
+    preset: Annotated[str, typer.Option(help="x264 preset of the windows' H.264 round-trip.")] = "ultrafast",
     classifier: Annotated[str, typer.Option(help="Feature model: gb | logreg")] = "gb",
     families: Annotated[str, typer.Option(help="Feature families, comma-separated: temporal, frequency, latent.")] = "temporal,frequency",
     vae_family: Annotated[str, typer.Option(help="VAE of the latent family: ltx | wan | a VAE folder.")] = "ltx",
@@ -144,7 +146,14 @@ def train_cmd(
 
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
+    from vidprov.io import X264_PRESETS
+
+    if preset not in X264_PRESETS:
+        raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    if not 32 <= window_size <= 1024:
+        raise typer.BadParameter(f"--window-size must lie in [32, 1024], got {window_size}")
     cfg = TrainConfig(model=model, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
+                      window_size=window_size, preset=preset,
                       max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
                       families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,
                       latent_scales=_floats(latent_scales, "--latent-scales"))
@@ -171,12 +180,18 @@ def evaluate_cmd(
     folds: Annotated[int, typer.Option(help="Group-CV folds.")] = 5,
     seed: Annotated[int, typer.Option()] = 0,
     cache: Annotated[Path | None, typer.Option(help="Window/feature cache.")] = None,
+    window_size: Annotated[int, typer.Option(help="Side of the analysis window (pixels).")] = 256,
+    preset: Annotated[str, typer.Option(help="x264 preset of the windows' H.264 round-trip.")] = "ultrafast",
 ) -> None:
     """Feature model: group-CV and leave-one-generator-family-out AUC, per format (own protocol)."""
     from vidprov.detector.dataset import DEFAULT_CACHE
     from vidprov.detector.evaluate import evaluate_features, print_evaluation
+    from vidprov.io import X264_PRESETS
 
-    res = evaluate_features(data, classifier=classifier, folds=folds, seed=seed, cache=cache or DEFAULT_CACHE)
+    if preset not in X264_PRESETS:
+        raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    res = evaluate_features(data, classifier=classifier, folds=folds, seed=seed, cache=cache or DEFAULT_CACHE,
+                            window_size=window_size, preset=preset)
     print_evaluation(res, console)
     if out is not None:
         from vidprov.detector.persist import write_json

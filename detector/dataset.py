@@ -21,7 +21,7 @@ from tqdm import tqdm
 from vidprov.atomic import atomic_write
 from vidprov.clip import Clip
 from vidprov.detector.augment import augment_window
-from vidprov.detector.features import FeatureConfig, extract
+from vidprov.detector.features import FEATURE_VERSION, FeatureConfig, extract
 from vidprov.detector.windows import WindowSpec, iter_windows
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
@@ -108,7 +108,8 @@ def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig,
         p = Path(path)
         st = p.stat()
         key = _key(str(p), st.st_mtime_ns, asdict(spec), _config_key(config), augment, seed, AUG_VERSION if augment else 0,
-                   *([vae_fingerprint] if "latent" in config.families else []))
+                   *([vae_fingerprint] if "latent" in config.families else []),
+                   *([FEATURE_VERSION] if FEATURE_VERSION > 1 else []))
         f = cache / "features" / f"{key}.json"
         if f.exists():
             feats = json.loads(f.read_text())

@@ -35,7 +35,7 @@ class FeatureDetector(WindowedDetector):
                  calibration: str = "isotonic", cv: int = 5,
                  families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
                  vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5), window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, max_windows: int = 4, seed: int = 0):
+                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
         self.classifier = classifier
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -52,6 +52,7 @@ class FeatureDetector(WindowedDetector):
         self.window_fps = window_fps
         self.window_frames = window_frames
         self.crf = crf
+        self.preset = preset
         self.max_windows = max_windows
         self.seed = seed
 
@@ -89,9 +90,10 @@ class FeatureDetector(WindowedDetector):
             self._reconstruct()
             self.vae_fingerprint_ = self._vae.fingerprint
 
-    def window_features(self, windows: Sequence[Clip]) -> list[dict[str, float]]:
+    def window_features(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> list[dict[str, float]]:
         rec = self._reconstruct()
-        return [extract(w, self.feature_config, rec) for w in windows]
+        ys = luma if luma is not None else [None] * len(windows)
+        return [extract(w, self.feature_config, rec, y=y) for w, y in zip(windows, ys, strict=True)]
 
     # -- training ----------------------------------------------------------------------
     def fit(self, clips: Sequence[Clip], y, groups=None) -> FeatureDetector:
@@ -164,11 +166,11 @@ class FeatureDetector(WindowedDetector):
     def proba_features(self, x: np.ndarray) -> np.ndarray:
         return self.calibrator_(self.model_.raw(np.asarray(x, np.float64)))
 
-    def window_proba(self, windows: Sequence[Clip]) -> np.ndarray:
-        return self.proba_features(to_matrix(self.window_features(windows), self.feature_names_))
+    def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        return self.proba_features(to_matrix(self.window_features(windows, luma), self.feature_names_))
 
-    def score_windows(self, windows, explain: int = 0) -> list[WindowScore]:
-        rows = self.window_features([w.clip for w in windows])
+    def score_windows(self, windows, explain: int = 0, luma: Sequence[np.ndarray] | None = None) -> list[WindowScore]:
+        rows = self.window_features([w.clip for w in windows], luma)
         x = to_matrix(rows, self.feature_names_)
         probs = self.proba_features(x)
         out = []
@@ -200,6 +202,7 @@ class FeatureDetector(WindowedDetector):
     def load(cls, folder) -> FeatureDetector:
         config, tensors = load_folder(folder, "features")
         params = config["params"]
+        params.setdefault("preset", "medium")  # saved before the preset was a parameter
         params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
         # Models saved before latent_scales was a parameter used FeatureConfig's former default.
         params["latent_scales"] = tuple(params.get("latent_scales", (1.0, 0.5)))

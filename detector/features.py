@@ -10,9 +10,12 @@ import numpy as np
 from vidprov.clip import Clip
 from vidprov.detector.frequency import frequency_features
 from vidprov.detector.latent import Reconstruct, latent_features
-from vidprov.detector.temporal import temporal_features
+from vidprov.detector.temporal import luma, temporal_features
 
 FAMILIES = ("temporal", "frequency", "latent")
+# Bumped whenever a feature's definition changes, so cached feature files are not reused across it.
+# 2: frequency/noise statistics on every second frame (half the cost on the scan path).
+FEATURE_VERSION = 2
 
 
 @dataclass
@@ -41,12 +44,16 @@ def family_of(name: str) -> str:
     return "temporal"
 
 
-def extract(clip: Clip, config: FeatureConfig, reconstruct: Reconstruct | None = None) -> dict[str, float]:
+def extract(clip: Clip, config: FeatureConfig, reconstruct: Reconstruct | None = None,
+            y: np.ndarray | None = None) -> dict[str, float]:
+    """y: the clip's luma (temporal.luma) when the caller already computed it."""
     feats: dict[str, float] = {}
+    if y is None and {"temporal", "frequency"} & set(config.families):
+        y = luma(clip.frames)
     if "temporal" in config.families:
-        feats.update(temporal_features(clip))
+        feats.update(temporal_features(clip, y=y))
     if "frequency" in config.families:
-        feats.update(frequency_features(clip))
+        feats.update(frequency_features(clip, y=y))
     if "latent" in config.families:
         if reconstruct is None:
             raise ValueError("the 'latent' feature family needs a VAE; none was given")

@@ -16,6 +16,7 @@ from vidprov.clip import Clip
 from vidprov.detector.temporal import EPS, _kurtosis, luma
 
 N_RADIAL_BINS = 32
+FRAME_STEP = 2  # frequency statistics use every second frame of a window (features.FEATURE_VERSION 2)
 
 
 def _hann2d(h: int, w: int) -> np.ndarray:
@@ -27,9 +28,17 @@ def power_spectrum(planes: np.ndarray) -> np.ndarray:
     import scipy.fft
 
     x = np.asarray(planes, np.float32)
-    x = (x - x.mean(axis=(1, 2), keepdims=True)) * _hann2d(*planes.shape[1:])
-    f = scipy.fft.fft2(x, workers=1)  # complex64 for float32 input: half the work of numpy's fft2
-    p = (f.real**2 + f.imag**2).mean(axis=0, dtype=np.float64)
+    h, w = x.shape[1:]
+    x = (x - x.mean(axis=(1, 2), keepdims=True)) * _hann2d(h, w)
+    # Real input: the spectrum is point-symmetric, P(-ky, -kx) = P(ky, kx). A real FFT gives columns
+    # 0..W/2 at under half the cost of a complex one; the others are mirrored from them.
+    f = scipy.fft.rfft2(x, workers=1)
+    half = (f.real**2 + f.imag**2).mean(axis=0, dtype=np.float64)  # (H, W//2 + 1)
+    p = np.empty((h, w))
+    p[:, : half.shape[1]] = half
+    rest = w - half.shape[1]  # columns W//2+1 .. W-1 hold kx = -(W - col)
+    if rest:
+        p[:, half.shape[1]:] = np.roll(half[::-1], 1, axis=0)[:, 1 : rest + 1][:, ::-1]
     return np.fft.fftshift(p)
 
 
@@ -102,31 +111,45 @@ def periodic_peak_features(res: np.ndarray) -> dict[str, float]:
     return feats
 
 
-def residual_features(res: np.ndarray, rgb: np.ndarray) -> dict[str, float]:
-    """Statistics of a (T, H, W) noise residual; rgb (T, H, W, 3) uint8 for the cross-channel one."""
-    std = float(res.std())
-    r = res - res.mean()
+def residual_features(res: np.ndarray, rgb: np.ndarray, step: int = 1) -> dict[str, float]:
+    """Statistics of a (T, H, W) noise residual; rgb (T, H, W, 3) uint8 for the cross-channel one.
+
+    step > 1: the spatial statistics use every step-th frame only, and the temporal correlation the
+    pairs (t, t+1) starting at those frames, which keeps its one-frame lag at 1/step of the cost.
+    """
+    first = res[::step]
+    std = float(first.std())
+    mean = first.mean()
+    r = first - mean
     var = (r**2).mean() + EPS
 
     def corr(a: np.ndarray, b: np.ndarray) -> float:
         return float((a * b).mean() / var)
 
     # Temporal correlation of the residual: sensor noise is independent frame to frame.
-    temporal = corr(r[1:], r[:-1]) if len(r) > 1 else 0.0
+    if len(res) > 1:
+        nxt = res[1::step]
+        temporal = corr(nxt - mean, r[: len(nxt)])
+    else:
+        temporal = 0.0
     # Cross-channel correlation of residuals (demosaicing correlates them on cameras).
-    sub = rgb[:, ::2, ::2].astype(np.float32)
-    chan = np.stack([[f[..., c] - cv2.blur(f[..., c], (3, 3)) for f in sub] for c in range(3)])
-    cc = np.corrcoef(chan.reshape(3, -1))
+    sub = rgb[::step, ::2, ::2].astype(np.float32)
+    chan = np.stack([[f[..., c] - cv2.blur(f[..., c], (3, 3)) for f in sub] for c in range(3)]).reshape(3, -1)
+    chan -= chan.mean(axis=1, keepdims=True)
+    cov = chan @ chan.T  # (3, 3): Pearson correlations below, as np.corrcoef but in float32 BLAS
+    sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc = cov / np.outer(sd, sd)
     return {
         "resid_log_std": float(np.log(std + 1e-3)),
-        "resid_kurtosis": _kurtosis(res[:, ::2, ::2]),
+        "resid_kurtosis": _kurtosis(first[:, ::2, ::2]),
         "resid_acf_x1": corr(r[:, :, 1:], r[:, :, :-1]),
         "resid_acf_y1": corr(r[:, 1:], r[:, :-1]),
         "resid_acf_x2": corr(r[:, :, 2:], r[:, :, :-2]),
         "resid_acf_t1": temporal,
         "resid_chan_corr": float(np.nan_to_num((cc[0, 1] + cc[1, 2] + cc[0, 2]) / 3)),
         # How unevenly noise spreads over the frame: generators denoise flat regions completely.
-        "resid_block_cv": _block_cv(np.abs(res)),
+        "resid_block_cv": _block_cv(np.abs(first)),
     }
 
 
@@ -136,11 +159,16 @@ def _block_cv(a: np.ndarray, block: int = 32) -> float:
     return float(b.std() / (b.mean() + EPS))
 
 
-def frequency_features(clip: Clip) -> dict[str, float]:
-    """All frequency and noise features of a (normalised) clip."""
-    y = luma(clip.frames)
-    feats = spectral_features(y)
+def frequency_features(clip: Clip, y: np.ndarray | None = None, step: int = FRAME_STEP) -> dict[str, float]:
+    """All frequency and noise features of a (normalised) clip; y: its luma, if already computed.
+
+    Spectra and residual statistics are averages over frames, and neighbouring frames of a window
+    are nearly the same image: every `step`-th frame gives the same statistics at 1/step the cost.
+    """
+    y = luma(clip.frames) if y is None else y
+    step = max(1, min(step, len(y) // 2))  # short clips keep at least two frames
+    feats = spectral_features(y[::step])
     res = noise_residual(y)
-    feats.update(periodic_peak_features(res))
-    feats.update(residual_features(res, clip.frames))
+    feats.update(periodic_peak_features(res[::step]))
+    feats.update(residual_features(res, clip.frames, step))
     return feats

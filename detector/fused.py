@@ -13,6 +13,7 @@ from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.persist import load_folder, read_kind, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
+from vidprov.detector.temporal import luma as window_luma
 from vidprov.detector.trees import LinearModel
 from vidprov.detector.windowed import WindowedDetector, WindowScore
 
@@ -28,7 +29,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
                  member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, max_windows: int = 4, seed: int = 0):
+                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
         self.members = members
         self.holdout = holdout
         self.member_params = member_params
@@ -36,6 +37,7 @@ class FusedDetector(WindowedDetector):
         self.window_fps = window_fps
         self.window_frames = window_frames
         self.crf = crf
+        self.preset = preset
         self.max_windows = max_windows
         self.seed = seed
 
@@ -49,7 +51,8 @@ class FusedDetector(WindowedDetector):
     def _new_member(self, name: str):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
-        spec = {k: getattr(self, k) for k in ("window_size", "window_fps", "window_frames", "crf", "max_windows")}
+        spec = {k: getattr(self, k) for k in ("window_size", "window_fps", "window_frames", "crf", "preset",
+                                              "max_windows")}
         return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -88,12 +91,14 @@ class FusedDetector(WindowedDetector):
         self.members_ = list(members)
         return self._fit_stacker(_logit(np.asarray(z_holdout)), np.asarray(y_holdout))
 
-    def window_proba(self, windows: Sequence[Clip]) -> np.ndarray:
-        z = np.column_stack([_logit(m.window_proba(windows)) for m in self.members_])
+    def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        luma = luma if luma is not None else [window_luma(w.frames) for w in windows]  # once for all members
+        z = np.column_stack([_logit(m.window_proba(windows, luma=luma)) for m in self.members_])
         return 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))
 
-    def score_windows(self, windows, explain: int = 0) -> list[WindowScore]:
-        per_member = [m.score_windows(windows, explain=explain) for m in self.members_]
+    def score_windows(self, windows, explain: int = 0, luma: Sequence[np.ndarray] | None = None) -> list[WindowScore]:
+        luma = luma if luma is not None else [window_luma(w.clip.frames) for w in windows]
+        per_member = [m.score_windows(windows, explain=explain, luma=luma) for m in self.members_]
         z = np.column_stack([_logit(np.array([s.p_generated for s in ms])) for ms in per_member])
         p = 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))
         out = []
@@ -117,6 +122,7 @@ class FusedDetector(WindowedDetector):
         folder = Path(folder)
         config, tensors = load_folder(folder, "fused")
         params = config["params"]
+        params.setdefault("preset", "medium")  # saved before the preset was a parameter
         params["members"] = tuple(params["members"])
         det = cls(**params)
         det.members_ = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -122,11 +123,12 @@ class Scanner:
     model: a saved detector folder (default: the committed default detector) or a fitted detector.
     threshold: overrides the model card's 1%-FPR threshold. max_windows: windows analysed per clip
     (spread over the clip when it is longer). explain: how many driving features to report.
+    pipeline: decode the next windows on a second thread while scoring the current ones.
     """
 
     def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
                  max_windows: int = 16, explain: int = 5, provenance: bool = True, device: str | None = None,
-                 limits: Limits = DEFAULT_LIMITS, workers: int = 1):
+                 limits: Limits = DEFAULT_LIMITS, workers: int = 1, pipeline: bool = True):
         from vidprov.detector.fused import load_detector
 
         self._lock = threading.Lock()
@@ -147,17 +149,80 @@ class Scanner:
         self.provenance = provenance
         self.limits = limits
         self.workers = max(1, workers)
+        self.pipeline = pipeline
 
-    def _windows(self, src, duration: float | None, src_fps: float | None):
+    def _windows(self, src, duration: float | None, src_fps: float | None) -> Iterator:
         long = duration is not None and self.spec.max_windows is not None and \
             duration > self.spec.max_windows * self.spec.window_s
         if long and not isinstance(src, Clip):
-            return list(iter_spread_windows(src, self.spec, duration, limits=self.limits))
+            return iter_spread_windows(src, self.spec, duration, limits=self.limits)
         if long:  # a Clip in memory: spread by slicing its frames
-            return list(iter_spread_windows(src, self.spec, duration))
+            return iter_spread_windows(src, self.spec, duration)
         if isinstance(src, Clip):
-            return list(iter_windows(src, self.spec))
-        return list(iter_windows(src, self.spec, limits=self.limits, src_fps=src_fps))
+            return iter_windows(src, self.spec)
+        return iter_windows(src, self.spec, limits=self.limits, src_fps=src_fps)
+
+    def _score(self, windows: Iterator) -> tuple[list, list]:
+        """Score windows while the next ones are still being decoded.
+
+        Decoding and the H.264 round-trip run on a producer thread (FFmpeg releases the GIL), the
+        features and networks on this one, so on two cores a scan costs about max(decode, analysis)
+        rather than their sum. Windows are independent, so scoring them in the batches that happen
+        to be ready gives the same scores as scoring them all at once.
+        """
+        if not self.pipeline:
+            wins = list(windows)
+            return wins, self.detector.score_windows(wins, explain=self.explain) if wins else []
+        q: queue.Queue = queue.Queue(maxsize=2 * max(1, self.spec.chunk))
+        stop = threading.Event()
+        done = object()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce():
+            try:
+                for w in windows:
+                    if not put(w):
+                        return
+                put(done)
+            except BaseException as exc:  # handed to the consumer, which raises it
+                put(exc)
+            finally:
+                close = getattr(windows, "close", None)
+                if close is not None:
+                    close()  # releases the open container when the consumer stopped early
+
+        thread = threading.Thread(target=produce, name="vidprov-scan-decode", daemon=True)
+        thread.start()
+        wins, scores = [], []
+        try:
+            finished = False
+            while not finished:
+                batch = [q.get()]
+                while True:  # take whatever else is ready, without waiting
+                    try:
+                        batch.append(q.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is done or isinstance(batch[-1], BaseException):
+                    end = batch.pop()
+                    if isinstance(end, BaseException):
+                        raise end
+                    finished = True
+                if batch:
+                    wins += batch
+                    scores += self.detector.score_windows(batch, explain=self.explain)
+        finally:
+            stop.set()
+            thread.join()
+        return wins, scores
 
     def scan(self, src, *, name: str | None = None) -> ScanReport:
         """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError."""
@@ -171,10 +236,9 @@ class Scanner:
             duration, fps = (info.duration_s or None), info.fps
             if hasattr(src, "seek"):
                 src.seek(0)
-        windows = self._windows(src, duration, fps)
+        windows, scores = self._score(self._windows(src, duration, fps))
         if not windows:
             raise VidprovError(f"{label}: no frames could be analysed")
-        scores = self.detector.score_windows(windows, explain=self.explain)
         p = float(np.mean([s.p_generated for s in scores]))
         analysed = float(sum(w.end_s - w.start_s for w in windows))
         if duration:  # a tail window ends at its last frame's nominal end, a little past the container's

@@ -23,6 +23,11 @@ from vidprov.detector.windowed import WindowedDetector
 log = logging.getLogger(__name__)
 
 
+def _to_u8(y: np.ndarray) -> np.ndarray:
+    """Float luma in [0, 1] -> uint8 (the network's input is stored and batched as uint8)."""
+    return np.clip(y * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def build_net(arch: str, hidden: int):
     import timm
     import torch
@@ -69,7 +74,7 @@ class SpacetimeDetector(WindowedDetector):
                  train_frames: int = 6, epochs: int = 6, batch_size: int = 8, lr: float = 2e-3,
                  weight_decay: float = 1e-2, calib_fraction: float = 0.2, device: str | None = None,
                  window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
-                 crf: int | None = 23, max_windows: int = 4, seed: int = 0):
+                 crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
         self.arch = arch
         self.hidden = hidden
         self.crop = crop
@@ -84,6 +89,7 @@ class SpacetimeDetector(WindowedDetector):
         self.window_fps = window_fps
         self.window_frames = window_frames
         self.crf = crf
+        self.preset = preset
         self.max_windows = max_windows
         self.seed = seed
 
@@ -102,7 +108,7 @@ class SpacetimeDetector(WindowedDetector):
     @staticmethod
     def to_luma_frames(frames) -> np.ndarray:
         """(N, T, H, W, 3) uint8 RGB windows -> (N, T, H, W) uint8 luma."""
-        return np.stack([np.clip(luma(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in frames])
+        return np.stack([_to_u8(luma(f)) for f in frames])
 
     def _center(self, y: np.ndarray) -> np.ndarray:
         h, w = y.shape[-2:]
@@ -202,8 +208,9 @@ class SpacetimeDetector(WindowedDetector):
                 out.append(logits.float().cpu().numpy())
         return np.concatenate(out)
 
-    def window_proba(self, windows: Sequence[Clip]) -> np.ndarray:
-        return self.calibrator_(self.raw_luma(self.to_luma(windows)))
+    def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        lum = self.to_luma(windows) if luma is None else np.stack([_to_u8(y) for y in luma])
+        return self.calibrator_(self.raw_luma(lum))
 
     # -- persistence -------------------------------------------------------------------
     def save(self, folder) -> None:
@@ -217,7 +224,7 @@ class SpacetimeDetector(WindowedDetector):
         import torch
 
         config, tensors = load_folder(folder, "spacetime")
-        det = cls(**{**config["params"], "device": device})
+        det = cls(**{"preset": "medium", **config["params"], "device": device})  # medium: saved before presets
         net = build_net(det.arch, det.hidden)
         state = {k[len("net."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(state)

@@ -28,6 +28,7 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
     size = n.get("size")
     size_ok = size == spec.size or (isinstance(size, (list, tuple)) and list(size) == [spec.size, spec.size])
     return (size_ok and n.get("fps") == spec.fps and n.get("crf") == spec.crf
+            and n.get("preset", "medium") == spec.preset
             and clip.num_frames == spec.num_frames and clip.height == clip.width == spec.size)
 
 
@@ -38,19 +39,21 @@ class WindowedDetector(ClipDetector):
     window_fps: float = 8.0
     window_frames: int = 16
     crf: int | None = 23
+    preset: str = "ultrafast"
     max_windows: int = 4
 
     @property
     def spec(self) -> WindowSpec:
         return WindowSpec(size=self.window_size, fps=self.window_fps, num_frames=self.window_frames,
-                          crf=self.crf, max_windows=self.max_windows)
+                          crf=self.crf, preset=self.preset, max_windows=self.max_windows)
 
     def clip_windows(self, clip: Clip) -> list[Window]:
         if is_normalized_window(clip, self.spec):
             return [Window(0.0, clip.num_frames / clip.fps, clip)]
         return list(iter_windows(clip, self.spec))
 
-    def window_proba(self, windows: Sequence[Clip]) -> np.ndarray:
+    def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """luma: temporal.luma of each window when the caller has it (the fused model computes it once)."""
         raise NotImplementedError
 
     def predict_proba(self, clips: Sequence[Clip]) -> np.ndarray:
@@ -60,9 +63,10 @@ class WindowedDetector(ClipDetector):
             out[i] = (1.0 - p, p)
         return out
 
-    def score_windows(self, windows: Sequence[Window], explain: int = 0) -> list[WindowScore]:
+    def score_windows(self, windows: Sequence[Window], explain: int = 0,
+                      luma: Sequence[np.ndarray] | None = None) -> list[WindowScore]:
         """Per-window scores; explain > 0 adds the top features behind each score where supported."""
-        probs = self.window_proba([w.clip for w in windows])
+        probs = self.window_proba([w.clip for w in windows], luma=luma)
         return [WindowScore(w.start_s, w.end_s, float(p)) for w, p in zip(windows, probs, strict=True)]
 
     @staticmethod

@@ -50,3 +50,14 @@ def test_normalize_rejects_non_clips():
     with pytest.raises(TypeError):
         normalize(np.zeros((2, 4, 4, 3), np.uint8))
     assert isinstance(normalize(moving_clip(), size=16, num_frames=2, crf=None), Clip)
+
+
+def test_round_trip_preset_is_recorded_reproducible_and_checked():
+    clip = moving_clip(t=20, h=64, w=64)
+    fast = [normalize(clip, size=64, fps=10, num_frames=8, preset="ultrafast") for _ in range(2)]
+    medium = normalize(clip, size=64, fps=10, num_frames=8)
+    assert fast[0].meta["normalized"]["preset"] == "ultrafast" and medium.meta["normalized"]["preset"] == "medium"
+    np.testing.assert_array_equal(fast[0].frames, fast[1].frames)
+    assert not np.array_equal(fast[0].frames, medium.frames)  # a different encoder setting, really applied
+    with pytest.raises(ValueError, match="unknown x264 preset 'warp'; valid: ultrafast"):
+        normalize(clip, size=64, num_frames=8, preset="warp")

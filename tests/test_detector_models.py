@@ -144,3 +144,17 @@ def test_extra_training_clips_join_the_training_split_only():
     added = both.df[both.df["path"].str.startswith("/x/")]
     assert list(added["path"]) == ["/x/1.mp4", "/x/2.mp4"] and set(added["split"]) == {"train"}  # group e is test
     assert (both.df["split"] != "train").sum() == 4  # val and test untouched
+
+
+def test_models_saved_before_presets_load_with_the_medium_preset(tmp_path, data):
+    import json
+
+    clips, y = data
+    model = FeatureDetector(n_estimators=10, cv=2, **SPEC).fit(clips[:8], y[:8])
+    assert model.spec.preset == "ultrafast"  # new models: the bit-exact, 5x cheaper round-trip
+    model.save(tmp_path / "m")
+    cfg_path = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["params"]["preset"]
+    cfg_path.write_text(json.dumps(cfg))
+    assert load_detector(tmp_path / "m").spec.preset == "medium"  # scans the way it was trained

@@ -103,6 +103,38 @@ def test_scan_many_reports_errors_and_is_thread_safe(model_dir, videos):
     assert len(out) == 4 and np.ptp(out) < 0.1
 
 
+def test_pipelined_scan_matches_serial_scan(model_dir, videos):
+    folder, real = videos
+    long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)
+    for src in (str(folder / "gen.mp4"), long_clip):
+        a = Scanner(model_dir, provenance=False, pipeline=True).scan(src)
+        b = Scanner(model_dir, provenance=False, pipeline=False).scan(src)
+        assert a.p_generated == b.p_generated
+        assert [(s.start_s, s.p_generated) for s in a.segments] == [(s.start_s, s.p_generated) for s in b.segments]
+
+
+def test_pipeline_hands_on_decode_errors_and_stops_on_scoring_errors(model_dir, videos):
+    scanner = Scanner(model_dir, provenance=False)
+    good = list(scanner._windows(videos[1], None, None))
+
+    def breaks_off():
+        yield from good
+        raise vidprov.VidprovError("damaged video, decoding failed after 24 frames")
+
+    with pytest.raises(vidprov.VidprovError, match="decoding failed"):
+        scanner._score(breaks_off())
+
+    def failing(windows, explain=0):
+        raise ValueError("scoring failed")
+
+    scanner.detector = type("Broken", (), {"score_windows": staticmethod(failing), "spec": scanner.spec})()
+    long_clip = Clip(np.concatenate([videos[1].frames] * 8), fps=8.0)
+    threads_before = threading.active_count()
+    with pytest.raises(ValueError, match="scoring failed"):
+        scanner.scan(long_clip)
+    assert threading.active_count() == threads_before  # the decode thread was stopped and joined
+
+
 def test_bad_input_raises_vidprov_error(model_dir):
     with pytest.raises(vidprov.VidprovError):
         Scanner(model_dir, provenance=False).scan(io.BytesIO(b"garbage"))
@@ -166,3 +198,14 @@ def test_shipped_default_detector_scans(videos):
     rep = vidprov.scan(folder / "real.mp4")
     assert 0 <= rep.p_generated <= 1 and rep.threshold == pytest.approx(card["threshold"])
     assert (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size < 5_000_000
+
+
+def test_bench_scan_times_decode_scan_and_serial_scan_side_by_side(model_dir, videos, tmp_path):
+    from vidprov.detector.bench_scan import run_bench_scan
+
+    folder, _ = videos
+    rows = run_bench_scan([folder / "gen.mp4"], repeats=1, model=model_dir, out=tmp_path / "scan.json")
+    (r,) = rows
+    assert r["decode_s"] > 0 and r["scan_s"] > 0 and r["serial_scan_s"] > 0
+    assert r["scan_over_decode"] == pytest.approx(r["scan_s"] / r["decode_s"])
+    assert r["windows"] >= 1 and json.loads((tmp_path / "scan.json").read_text())[0]["file"] == "gen.mp4"

@@ -499,23 +499,31 @@ def write_video(
     return path
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
 def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
-                 deterministic: bool = True) -> bytes:
+                 deterministic: bool = True, preset: str = "medium") -> bytes:
     """Encode a Clip to mp4 bytes in memory.
 
     deterministic: one encoder thread. libx264's frame threads give different bytes from run to run
     on a loaded machine (seen here in ~3% of runs), which would make normalize() and the benchmark
-    perturbations irreproducible.
+    perturbations irreproducible. preset: libx264's speed/size trade-off (ignored by other codecs).
     """
+    if codec == "libx264" and preset not in X264_PRESETS:
+        raise ValueError(f"unknown x264 preset {preset!r}; valid: {', '.join(X264_PRESETS)}")
     buf = io.BytesIO()
-    options = {"threads": "1"} if deterministic else None
+    options = {"threads": "1"} if deterministic else {}
+    if codec == "libx264":
+        options["preset"] = preset
     _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
     return buf.getvalue()
 
 
-def reencode(clip: Clip, *, crf: int = 23, codec: str = "libx264", pix_fmt: str = "yuv420p") -> Clip:
+def reencode(clip: Clip, *, crf: int = 23, codec: str = "libx264", pix_fmt: str = "yuv420p",
+             preset: str = "medium") -> Clip:
     """Round-trip a Clip through a real lossy encode and decode (in memory); meta and fps kept."""
-    data = encode_video(clip, codec=codec, crf=crf, pix_fmt=pix_fmt)
+    data = encode_video(clip, codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset)
     decoded = read_video(data)
     frames = decoded.frames[:, : clip.height, : clip.width]  # undo the padding of odd sizes
     return Clip(np.ascontiguousarray(frames), fps=clip.fps, meta=dict(clip.meta))

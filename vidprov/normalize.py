@@ -69,10 +69,12 @@ def normalize(
     crf: int | None = DEFAULT_CRF,
     short: str = "reflect",
     offset_s: float = 0.0,
+    preset: str = "medium",
 ) -> Clip:
     """Resize short side + centre crop, resample to fps, fix the frame count, H.264 round-trip.
 
-    crf=None skips the round-trip (for tests or lossless work). meta['normalized'] records
+    crf=None skips the round-trip (for tests or lossless work). preset: the x264 preset of the round-trip
+    (detectors store theirs: a model must scan with the preset it was trained with). meta['normalized'] records
     the parameters and how many distinct source frames were used. The round-trip is bit-reproducible
     at 64 px and above; libx264 on smaller frames (e.g. 32x32) varies from call to call.
     """
@@ -82,9 +84,9 @@ def normalize(
     frames = resize_center_crop(clip.frames[idx], size)
     out = Clip(frames, fps=fps, meta=dict(clip.meta))
     if crf is not None:
-        out = reencode(out, crf=crf)
+        out = reencode(out, crf=crf, preset=preset)
     params = {
-        "size": size, "fps": fps, "num_frames": num_frames, "crf": crf, "short": short,
+        "size": size, "fps": fps, "num_frames": num_frames, "crf": crf, "preset": preset, "short": short,
         "offset_s": offset_s, "unique_source_frames": int(len(np.unique(idx))),
         "source_size": [clip.height, clip.width], "source_fps": clip.fps,
     }
