@@ -163,7 +163,7 @@ def frequency_features(clip: Clip, y: np.ndarray | None = None, step: int = FRAM
     """All frequency and noise features of a (normalised) clip; y: its luma, if already computed.
 
     Spectra and residual statistics are averages over frames, and neighbouring frames of a window
-    are nearly the same image: every `step`-th frame gives the same statistics at 1/step the cost.
+    are nearly the same image: every `step`-th frame gives nearly the same statistics at 1/step the cost.
     """
     y = luma(clip.frames) if y is None else y
     step = max(1, min(step, len(y) // 2))  # short clips keep at least two frames

@@ -71,6 +71,15 @@ def test_group_split_is_deterministic():
     assert a == m.group_split(seed=3).df["split"].tolist()
 
 
+def test_concat_keeps_each_root_even_for_manifests_read_by_relative_path(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Manifest(small_df(4), root=tmp_path / name).write(tmp_path / name / "m.csv")
+    monkeypatch.chdir(tmp_path)
+    both = Manifest.read("a/m.csv").concat(Manifest.read("b/m.csv"))
+    assert [str(p) for p in both.paths] == [str(tmp_path / n / f"c{i}.mp4") for n in "ab" for i in range(4)]
+
+
 def test_from_folder(tmp_path):
     clip = moving_clip(t=3, h=16, w=16)
     for rel in ["real/a.mp4", "real/scene1/b.mp4", "generated/svd/c.mp4", "generated/svd/s2/d.mp4", "other/e.mp4"]:

@@ -93,6 +93,30 @@ def test_residual_temporal_correlation_static_vs_fresh_noise():
     assert abs(frequency_features(fresh)["resid_acf_t1"]) < 0.2
 
 
+def test_power_spectrum_from_a_real_fft_equals_the_full_complex_one():
+    import scipy.fft
+
+    from vidprov.detector.frequency import _hann2d, power_spectrum
+
+    rng = np.random.default_rng(7)
+    for shape in [(3, 64, 64), (2, 33, 47), (2, 32, 31)]:
+        x = rng.random(shape).astype(np.float32)
+        f = scipy.fft.fft2((x - x.mean(axis=(1, 2), keepdims=True)) * _hann2d(*shape[1:]))
+        ref = np.fft.fftshift((np.abs(f) ** 2).mean(0))
+        np.testing.assert_allclose(power_spectrum(x), ref, rtol=1e-4, atol=1e-6 * ref.max())
+
+
+def test_frequency_features_on_every_second_frame_match_all_frames_for_a_static_clip():
+    rng = np.random.default_rng(8)
+    static = Clip(np.repeat(noise_clip(rng, t=8).frames[:1], 8, axis=0), fps=8)
+    every, second = frequency_features(static, step=1), frequency_features(static, step=2)
+    assert every.keys() == second.keys()
+    for k in every:
+        assert second[k] == pytest.approx(every[k], rel=1e-5, abs=1e-6), k
+    # The temporal correlation keeps its one-frame lag: fresh noise stays uncorrelated with step 2.
+    assert abs(frequency_features(noise_clip(rng, t=8), step=2)["resid_acf_t1"]) < 0.2
+
+
 def blur_vae(clip):
     """A stand-in autoencoder for unit tests: a blur loses detail the way a VAE does."""
     return clip.replace(frames=np.stack([cv2.GaussianBlur(f, (0, 0), 1.2) for f in clip.frames]))

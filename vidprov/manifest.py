@@ -169,8 +169,9 @@ class Manifest:
     def concat(self, other: Manifest) -> Manifest:
         """Join two manifests; paths become absolute so each keeps its own root."""
         a, b = self.df.copy(), other.df.copy()
-        a["path"] = [str(self.abspath(p)) for p in a["path"]]
-        b["path"] = [str(other.abspath(p)) for p in b["path"]]
+        # resolve(): a manifest read through a relative path has a relative root.
+        a["path"] = [str(self.abspath(p).resolve()) for p in a["path"]]
+        b["path"] = [str(other.abspath(p).resolve()) for p in b["path"]]
         return Manifest(pd.concat([a, b], ignore_index=True), root="/")
 
     # -- splitting ----------------------------------------------------------------------
