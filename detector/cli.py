@@ -115,6 +115,15 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
     return values
 
 
+def _check_window(window_size: int, preset: str) -> None:
+    from vidprov.io import X264_PRESETS
+
+    if preset not in X264_PRESETS:
+        raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    if not 32 <= window_size <= 1024:
+        raise typer.BadParameter(f"--window-size must lie in [32, 1024], got {window_size}")
+
+
 detector_app = typer.Typer(help="Train and evaluate detectors.", no_args_is_help=True)
 
 
@@ -146,12 +155,7 @@ def train_cmd(
 
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
-    from vidprov.io import X264_PRESETS
-
-    if preset not in X264_PRESETS:
-        raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
-    if not 32 <= window_size <= 1024:
-        raise typer.BadParameter(f"--window-size must lie in [32, 1024], got {window_size}")
+    _check_window(window_size, preset)
     cfg = TrainConfig(model=model, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
                       window_size=window_size, preset=preset,
                       max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
@@ -186,10 +190,7 @@ def evaluate_cmd(
     """Feature model: group-CV and leave-one-generator-family-out AUC, per format (own protocol)."""
     from vidprov.detector.dataset import DEFAULT_CACHE
     from vidprov.detector.evaluate import evaluate_features, print_evaluation
-    from vidprov.io import X264_PRESETS
-
-    if preset not in X264_PRESETS:
-        raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    _check_window(window_size, preset)
     res = evaluate_features(data, classifier=classifier, folds=folds, seed=seed, cache=cache or DEFAULT_CACHE,
                             window_size=window_size, preset=preset)
     print_evaluation(res, console)

@@ -108,8 +108,7 @@ def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig,
         p = Path(path)
         st = p.stat()
         key = _key(str(p), st.st_mtime_ns, asdict(spec), _config_key(config), augment, seed, AUG_VERSION if augment else 0,
-                   *([vae_fingerprint] if "latent" in config.families else []),
-                   *([FEATURE_VERSION] if FEATURE_VERSION > 1 else []))
+                   *([vae_fingerprint] if "latent" in config.families else []), FEATURE_VERSION)
         f = cache / "features" / f"{key}.json"
         if f.exists():
             feats = json.loads(f.read_text())

@@ -21,6 +21,7 @@ from vidprov.detector.trees import (
     fit_calibrator,
 )
 from vidprov.detector.windowed import WindowedDetector, WindowScore
+from vidprov.detector.windows import with_legacy_preset
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +202,7 @@ class FeatureDetector(WindowedDetector):
     @classmethod
     def load(cls, folder) -> FeatureDetector:
         config, tensors = load_folder(folder, "features")
-        params = config["params"]
-        params.setdefault("preset", "medium")  # saved before the preset was a parameter
+        params = with_legacy_preset(config["params"])
         params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
         # Models saved before latent_scales was a parameter used FeatureConfig's former default.
         params["latent_scales"] = tuple(params.get("latent_scales", (1.0, 0.5)))

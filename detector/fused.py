@@ -16,6 +16,7 @@ from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.temporal import luma as window_luma
 from vidprov.detector.trees import LinearModel
 from vidprov.detector.windowed import WindowedDetector, WindowScore
+from vidprov.detector.windows import with_legacy_preset
 
 MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector}
 
@@ -121,8 +122,7 @@ class FusedDetector(WindowedDetector):
     def load(cls, folder, device: str | None = None) -> FusedDetector:
         folder = Path(folder)
         config, tensors = load_folder(folder, "fused")
-        params = config["params"]
-        params.setdefault("preset", "medium")  # saved before the preset was a parameter
+        params = with_legacy_preset(config["params"])
         params["members"] = tuple(params["members"])
         det = cls(**params)
         det.members_ = []

@@ -19,6 +19,7 @@ from vidprov.detector.registry import register
 from vidprov.detector.temporal import luma
 from vidprov.detector.trees import Platt
 from vidprov.detector.windowed import WindowedDetector
+from vidprov.detector.windows import with_legacy_preset
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ class SpacetimeDetector(WindowedDetector):
         import torch
 
         config, tensors = load_folder(folder, "spacetime")
-        det = cls(**{"preset": "medium", **config["params"], "device": device})  # medium: saved before presets
+        det = cls(**{**with_legacy_preset(config["params"]), "device": device})
         net = build_net(det.arch, det.hidden)
         state = {k[len("net."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(state)

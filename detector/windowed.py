@@ -9,7 +9,7 @@ import numpy as np
 
 from vidprov.clip import Clip
 from vidprov.detector.base import ClipDetector
-from vidprov.detector.windows import Window, WindowSpec, iter_windows
+from vidprov.detector.windows import LEGACY_PRESET, Window, WindowSpec, iter_windows
 
 
 @dataclass
@@ -28,7 +28,7 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
     size = n.get("size")
     size_ok = size == spec.size or (isinstance(size, (list, tuple)) and list(size) == [spec.size, spec.size])
     return (size_ok and n.get("fps") == spec.fps and n.get("crf") == spec.crf
-            and n.get("preset", "medium") == spec.preset
+            and n.get("preset", LEGACY_PRESET) == spec.preset
             and clip.num_frames == spec.num_frames and clip.height == clip.width == spec.size)
 
 

@@ -20,6 +20,13 @@ from vidprov.io import iter_frames, probe
 from vidprov.limits import DEFAULT_LIMITS, Limits
 from vidprov.normalize import normalize
 
+LEGACY_PRESET = "medium"  # the round-trip of windows and models made before the preset was stored
+
+
+def with_legacy_preset(params: dict) -> dict:
+    """Saved detector parameters, with the preset they were trained with when they predate it."""
+    return {"preset": LEGACY_PRESET, **params}
+
 
 @dataclass(frozen=True)
 class WindowSpec:
@@ -30,7 +37,7 @@ class WindowSpec:
     num_frames: int = 16
     crf: int | None = 23
     # x264 preset of the round-trip: ultrafast is 5x cheaper than medium and, unlike the other presets in
-    # this FFmpeg build, bit-exact from run to run. Models saved before it existed used medium.
+    # this FFmpeg build, bit-exact from run to run. Models saved before it existed used LEGACY_PRESET.
     preset: str = "ultrafast"
     max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
     chunk: int = 4  # windows per H.264 round-trip (memory: chunk * num_frames * size^2 * 3 bytes)
