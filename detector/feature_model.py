@@ -21,7 +21,7 @@ from vidprov.detector.trees import (
     fit_calibrator,
 )
 from vidprov.detector.windowed import WindowedDetector, WindowScore
-from vidprov.detector.windows import with_legacy_preset
+from vidprov.detector.windows import with_legacy_window
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class FeatureDetector(WindowedDetector):
                  calibration: str = "isotonic", cv: int = 5,
                  families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
                  vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5), window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
+                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
+                 resize_in: str = "yuv420p", max_windows: int = 4, seed: int = 0):
         self.classifier = classifier
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -54,6 +55,7 @@ class FeatureDetector(WindowedDetector):
         self.window_frames = window_frames
         self.crf = crf
         self.preset = preset
+        self.resize_in = resize_in
         self.max_windows = max_windows
         self.seed = seed
 
@@ -202,7 +204,7 @@ class FeatureDetector(WindowedDetector):
     @classmethod
     def load(cls, folder) -> FeatureDetector:
         config, tensors = load_folder(folder, "features")
-        params = with_legacy_preset(config["params"])
+        params = with_legacy_window(config["params"])
         params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
         # Models saved before latent_scales was a parameter used FeatureConfig's former default.
         params["latent_scales"] = tuple(params.get("latent_scales", (1.0, 0.5)))

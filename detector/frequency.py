@@ -9,6 +9,8 @@ cross-channel statistic) so that colour style cannot leak in.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -19,8 +21,31 @@ N_RADIAL_BINS = 32
 FRAME_STEP = 2  # frequency statistics use every second frame of a window (features.FEATURE_VERSION 2)
 
 
+@lru_cache(maxsize=16)
 def _hann2d(h: int, w: int) -> np.ndarray:
-    return np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    win.flags.writeable = False  # shared between calls (and threads)
+    return win
+
+
+@lru_cache(maxsize=16)
+def _rings(h: int, w: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ring index of every spectrum cell (bins = beyond Nyquist) and the cell count per ring."""
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((yy - h // 2) / (h / 2), (xx - w // 2) / (w / 2))
+    idx = np.minimum((r * bins).astype(int), bins).ravel()
+    counts = np.bincount(idx, minlength=bins + 1)
+    idx.flags.writeable = counts.flags.writeable = False
+    return idx, counts
+
+
+@lru_cache(maxsize=16)
+def _off_axis(h: int, w: int) -> np.ndarray:
+    """Cells away from DC and the axes of a centred (h, w) spectrum."""
+    yy, xx = np.mgrid[:h, :w]
+    away = (np.abs(yy - h // 2) > h // 16) & (np.abs(xx - w // 2) > w // 16)
+    away.flags.writeable = False
+    return away
 
 
 def power_spectrum(planes: np.ndarray) -> np.ndarray:
@@ -44,12 +69,8 @@ def power_spectrum(planes: np.ndarray) -> np.ndarray:
 
 def radial_profile(spec: np.ndarray, bins: int = N_RADIAL_BINS) -> np.ndarray:
     """Azimuthal mean of a centred spectrum over `bins` rings from DC to Nyquist (corners dropped)."""
-    h, w = spec.shape
-    yy, xx = np.mgrid[:h, :w]
-    r = np.hypot((yy - h // 2) / (h / 2), (xx - w // 2) / (w / 2))
-    idx = np.minimum((r * bins).astype(int), bins)
-    sums = np.bincount(idx.ravel(), spec.ravel(), minlength=bins + 1)
-    counts = np.bincount(idx.ravel(), minlength=bins + 1)
+    idx, counts = _rings(*spec.shape, bins)
+    sums = np.bincount(idx, spec.ravel(), minlength=bins + 1)
     return (sums / np.maximum(counts, 1))[:bins]
 
 
@@ -103,8 +124,7 @@ def periodic_peak_features(res: np.ndarray) -> dict[str, float]:
                     cands.append(prominence(y, x))
         feats[f"peak_period{k}"] = float(max(cands))
     # Peaks anywhere away from DC and the axes (which JPEG/H.264 blocking and borders dominate).
-    yy, xx = np.mgrid[:h, :w]
-    away = (np.abs(yy - cy) > h // 16) & (np.abs(xx - cx) > w // 16)
+    away = _off_axis(h, w)
     local_med = cv2.medianBlur(np.clip((logs - logs.min()) * 8, 0, 255).astype(np.uint8), 5).astype(np.float32) / 8
     excess = (logs - logs.min()) - local_med
     feats["peak_any_max"] = float(np.percentile(excess[away], 99.9))

@@ -16,7 +16,7 @@ from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.temporal import luma as window_luma
 from vidprov.detector.trees import LinearModel
 from vidprov.detector.windowed import WindowedDetector, WindowScore
-from vidprov.detector.windows import with_legacy_preset
+from vidprov.detector.windows import with_legacy_window
 
 MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector}
 
@@ -30,7 +30,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
                  member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
+                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
+                 resize_in: str = "yuv420p", max_windows: int = 4, seed: int = 0):
         self.members = members
         self.holdout = holdout
         self.member_params = member_params
@@ -39,6 +40,7 @@ class FusedDetector(WindowedDetector):
         self.window_frames = window_frames
         self.crf = crf
         self.preset = preset
+        self.resize_in = resize_in
         self.max_windows = max_windows
         self.seed = seed
 
@@ -53,7 +55,7 @@ class FusedDetector(WindowedDetector):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
         spec = {k: getattr(self, k) for k in ("window_size", "window_fps", "window_frames", "crf", "preset",
-                                              "max_windows")}
+                                              "resize_in", "max_windows")}
         return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -122,7 +124,7 @@ class FusedDetector(WindowedDetector):
     def load(cls, folder, device: str | None = None) -> FusedDetector:
         folder = Path(folder)
         config, tensors = load_folder(folder, "fused")
-        params = with_legacy_preset(config["params"])
+        params = with_legacy_window(config["params"])
         params["members"] = tuple(params["members"])
         det = cls(**params)
         det.members_ = []

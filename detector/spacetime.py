@@ -19,7 +19,7 @@ from vidprov.detector.registry import register
 from vidprov.detector.temporal import luma
 from vidprov.detector.trees import Platt
 from vidprov.detector.windowed import WindowedDetector
-from vidprov.detector.windows import with_legacy_preset
+from vidprov.detector.windows import with_legacy_window
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ class SpacetimeDetector(WindowedDetector):
                  train_frames: int = 6, epochs: int = 6, batch_size: int = 8, lr: float = 2e-3,
                  weight_decay: float = 1e-2, calib_fraction: float = 0.2, device: str | None = None,
                  window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
-                 crf: int | None = 23, preset: str = "ultrafast", max_windows: int = 4, seed: int = 0):
+                 crf: int | None = 23, preset: str = "ultrafast",
+                 resize_in: str = "yuv420p", max_windows: int = 4, seed: int = 0):
         self.arch = arch
         self.hidden = hidden
         self.crop = crop
@@ -91,6 +92,7 @@ class SpacetimeDetector(WindowedDetector):
         self.window_frames = window_frames
         self.crf = crf
         self.preset = preset
+        self.resize_in = resize_in
         self.max_windows = max_windows
         self.seed = seed
 
@@ -225,7 +227,7 @@ class SpacetimeDetector(WindowedDetector):
         import torch
 
         config, tensors = load_folder(folder, "spacetime")
-        det = cls(**{**with_legacy_preset(config["params"]), "device": device})
+        det = cls(**{**with_legacy_window(config["params"]), "device": device})
         net = build_net(det.arch, det.hidden)
         state = {k[len("net."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(state)

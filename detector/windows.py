@@ -16,16 +16,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.io import iter_frames, probe
+from vidprov.io import iter_frames, iter_frames_yuv420, probe, rgb_to_yuv420_square
 from vidprov.limits import DEFAULT_LIMITS, Limits
-from vidprov.normalize import normalize
+from vidprov.normalize import normalize, normalize_yuv420
 
-LEGACY_PRESET = "medium"  # the round-trip of windows and models made before the preset was stored
+# How windows and models made before these settings were stored were prepared.
+LEGACY_PRESET = "medium"
+LEGACY_RESIZE_IN = "rgb24"
 
 
-def with_legacy_preset(params: dict) -> dict:
-    """Saved detector parameters, with the preset they were trained with when they predate it."""
-    return {"preset": LEGACY_PRESET, **params}
+def with_legacy_window(params: dict) -> dict:
+    """Saved detector parameters, with the window settings they were trained with when they predate them."""
+    return {"preset": LEGACY_PRESET, "resize_in": LEGACY_RESIZE_IN, **params}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class WindowSpec:
     # x264 preset of the round-trip: ultrafast is 5x cheaper than medium and, unlike the other presets in
     # this FFmpeg build, bit-exact from run to run. Models saved before it existed used LEGACY_PRESET.
     preset: str = "ultrafast"
+    # Where frames are resized (vidprov.normalize.RESIZE_IN): yuv420p goes from the decoder to the encoder
+    # without an RGB detour (a third of a scan's window cost). Models saved before it existed used rgb24.
+    resize_in: str = "yuv420p"
     max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
     chunk: int = 4  # windows per H.264 round-trip (memory: chunk * num_frames * size^2 * 3 bytes)
     min_fill: float = 0.5  # a trailing partial window is kept if it covers this fraction
@@ -80,10 +85,30 @@ def _sample_times(timed_frames, fps: float) -> Iterator[tuple[float, np.ndarray]
 
 
 def _finish(frames: list[np.ndarray], spec: WindowSpec, n_windows: int, meta: dict) -> Clip:
-    """One H.264 round-trip for a run of windows (normalize fixes size, count and codec history)."""
+    """One H.264 round-trip for a run of windows (normalize fixes size, count and codec history).
+    A tail shorter than n_windows windows is extended to full length (played back and forth)."""
+    n = n_windows * spec.num_frames
+    if spec.resize_in == "yuv420p":
+        return normalize_yuv420(np.stack(frames), fps=spec.fps, num_frames=n, crf=spec.crf, preset=spec.preset,
+                                meta=meta)
     clip = Clip(np.stack(frames), fps=spec.fps, meta=meta)
-    return normalize(clip, size=spec.size, fps=spec.fps, num_frames=n_windows * spec.num_frames, crf=spec.crf,
-                     preset=spec.preset)
+    return normalize(clip, size=spec.size, fps=spec.fps, num_frames=n, crf=spec.crf, preset=spec.preset)
+
+
+def _yuv_grid(grid, size: int):
+    """RGB grid frames -> packed yuv420p, converting a frame held over several grid times once."""
+    last = last_yuv = None
+    for t, f in grid:
+        if f is not last:
+            last, last_yuv = f, rgb_to_yuv420_square(f[None], size)[0]
+        yield t, last_yuv
+
+
+def _source_frames(src, spec: WindowSpec, **kw):
+    """Decoded frames at the spec's size, in the colour space the spec resizes in."""
+    if spec.resize_in == "yuv420p":
+        return iter_frames_yuv420(src, square=spec.size, **kw)
+    return iter_frames(src, size=spec.size, **kw)
 
 
 def _windows_from_grid(grid, spec: WindowSpec, meta: dict) -> Iterator[Window]:
@@ -121,8 +146,7 @@ def _windows_from_grid(grid, spec: WindowSpec, meta: dict) -> Iterator[Window]:
         if tail and (emitted == 0 or len(tail) >= spec.min_fill * n):
             # normalize extends a short tail (play back and forth) to a full window.
             s = start + full * spec.window_s
-            norm = normalize(Clip(np.stack(tail), fps=spec.fps, meta=meta), size=spec.size, fps=spec.fps,
-                             num_frames=n, crf=spec.crf, preset=spec.preset)
+            norm = _finish(tail, spec, 1, meta)
             yield Window(s, s + len(tail) / spec.fps, norm.replace(window_start_s=s))
 
 
@@ -136,6 +160,8 @@ def iter_windows(src, spec: WindowSpec = WindowSpec(), *, limits: Limits = DEFAU
     if isinstance(src, Clip):
         times = np.arange(src.num_frames) / src.fps
         grid = _sample_times(zip(times, src.frames, strict=True), spec.fps)
+        if spec.resize_in == "yuv420p":
+            grid = _yuv_grid(grid, spec.size)
         yield from _windows_from_grid(grid, spec, dict(src.meta))
         return
     if src_fps is None:
@@ -146,7 +172,7 @@ def iter_windows(src, spec: WindowSpec = WindowSpec(), *, limits: Limits = DEFAU
     stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
     max_frames = None if spec.max_windows is None else int(
         np.ceil((spec.max_windows * spec.window_s + 1.0) * src_fps / stride))
-    frames = iter_frames(src, stride=stride, size=spec.size, max_frames=max_frames, limits=limits)
+    frames = _source_frames(src, spec, stride=stride, max_frames=max_frames, limits=limits)
     grid = _sample_times(frames, spec.fps)
     yield from _windows_from_grid(grid, spec, {})
 
@@ -211,8 +237,8 @@ def iter_spread_windows(src, spec: WindowSpec, duration_s: float, *, limits: Lim
             if hasattr(src, "seek"):
                 src.seek(0)
             stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
-            frames = iter_frames(src, stride=stride, size=spec.size, start_s=float(s),
-                                 duration_s=spec.window_s + 1.0 / src_fps, limits=limits)
+            frames = _source_frames(src, spec, stride=stride, start_s=float(s),
+                                    duration_s=spec.window_s + 1.0 / src_fps, limits=limits)
             wins = list(_windows_from_grid(_sample_times(frames, spec.fps), one, {}))
         for w in wins[:1]:
             yield Window(float(s), float(s) + (w.end_s - w.start_s), w.clip.replace(window_start_s=float(s)))
