@@ -31,7 +31,7 @@ class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
                  member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
                  window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "yuv420p", max_windows: int = 4, seed: int = 0):
+                 resize_in: str = "yuv420p", window_chunk: int = 1, max_windows: int = 4, seed: int = 0):
         self.members = members
         self.holdout = holdout
         self.member_params = member_params
@@ -41,6 +41,7 @@ class FusedDetector(WindowedDetector):
         self.crf = crf
         self.preset = preset
         self.resize_in = resize_in
+        self.window_chunk = window_chunk
         self.max_windows = max_windows
         self.seed = seed
 
@@ -55,7 +56,7 @@ class FusedDetector(WindowedDetector):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
         spec = {k: getattr(self, k) for k in ("window_size", "window_fps", "window_frames", "crf", "preset",
-                                              "resize_in", "max_windows")}
+                                              "resize_in", "window_chunk", "max_windows")}
         return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:

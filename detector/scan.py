@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -22,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.detector.decode_worker import MAX_SEND_BYTES
 from vidprov.detector.persist import DetectorFileError
-from vidprov.detector.windows import clip_duration, iter_spread_windows, iter_windows, rewindable
+from vidprov.detector.windows import clip_duration, rewindable, scan_windows
 from vidprov.errors import VidprovError
 from vidprov.io import describe_source, probe
 from vidprov.limits import DEFAULT_LIMITS, Limits
@@ -123,7 +125,9 @@ class Scanner:
     model: a saved detector folder (default: the committed default detector) or a fitted detector.
     threshold: overrides the model card's 1%-FPR threshold. max_windows: windows analysed per clip
     (spread over the clip when it is longer). explain: how many driving features to report.
-    pipeline: decode the next windows on a second thread while scoring the current ones.
+    pipeline: decode the next windows while scoring the current ones: in a worker process for paths and
+    bytes when decode_process is true (a real second core; see vidprov.detector.decode_worker), otherwise
+    on a thread. Scores are the same either way.
     torch_threads: sets torch's intra-op CPU threads for the process (torch.set_num_threads) when the
     Scanner is built; None leaves them alone. The default 1 is measured faster here: the networks see a
     few small windows at a time, and a second intra-op thread only competes with decoding and the
@@ -133,7 +137,7 @@ class Scanner:
     def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
                  max_windows: int = 16, explain: int = 5, provenance: bool = True, device: str | None = None,
                  limits: Limits = DEFAULT_LIMITS, workers: int = 1, pipeline: bool = True,
-                 torch_threads: int | None = 1):
+                 torch_threads: int | None = 1, decode_process: bool = True):
         from vidprov.detector.fused import load_detector
 
         if torch_threads is not None:
@@ -163,31 +167,48 @@ class Scanner:
         self.limits = limits
         self.workers = max(1, workers)
         self.pipeline = pipeline
+        self._pool = None
+        if pipeline and decode_process:
+            from vidprov.detector.decode_worker import WorkerPool
+
+            self._pool = WorkerPool()
+            self._pool.warm()  # its imports overlap the first probe
+            # Workers stop when the Scanner is closed, garbage-collected or the interpreter exits.
+            self._finalizer = weakref.finalize(self, self._pool.close)
+
+    def close(self) -> None:
+        """Stop the decode worker processes (also done when the Scanner is garbage-collected)."""
+        if self._pool is not None:
+            self._finalizer()
+            self._pool = None
+
+    def __enter__(self) -> Scanner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _windows(self, src, duration: float | None, src_fps: float | None) -> Iterator:
-        long = duration is not None and self.spec.max_windows is not None and \
-            duration > self.spec.max_windows * self.spec.window_s
-        if long and not isinstance(src, Clip):
-            return iter_spread_windows(src, self.spec, duration, limits=self.limits)
-        if long:  # a Clip in memory: spread by slicing its frames
-            return iter_spread_windows(src, self.spec, duration)
-        if isinstance(src, Clip):
-            return iter_windows(src, self.spec)
-        return iter_windows(src, self.spec, limits=self.limits, src_fps=src_fps)
+        if self._pool is not None and (isinstance(src, (str, os.PathLike)) or (
+                isinstance(src, (bytes, bytearray, memoryview)) and len(src) <= MAX_SEND_BYTES)):
+            # Paths and bytes are decoded by a worker process (Clips, file objects and huge buffers here).
+            arg = os.fspath(src) if isinstance(src, (str, os.PathLike)) else bytes(src)
+            return self._pool.windows(arg, self.spec, duration, src_fps, self.limits)
+        return scan_windows(src, self.spec, duration, src_fps, self.limits)
 
     def _score(self, windows: Iterator) -> tuple[list, list]:
         """Score windows while the next ones are still being decoded.
 
-        Decoding and the H.264 round-trip run on a producer thread (FFmpeg releases the GIL), the
-        features and networks on this one. On the 2-core machine here both cores are busy either way
-        and this gains ~1% (`vidprov bench scan`); it pays where spare cores exist. Windows are
-        independent, so scoring them in the batches that happen to be ready gives the same scores
-        as scoring them all at once.
+        A producer thread pulls windows (from the decode worker process for paths and bytes, or
+        decodes them itself) while this thread scores them. Decoding in a thread of this process
+        gains little (it shares the interpreter lock with the feature code); the worker process is
+        what uses the second core. Windows are independent, so scoring them in the batches that
+        happen to be ready gives the same scores as scoring them all at once.
         """
         if not self.pipeline:
             wins = list(windows)
             return wins, self.detector.score_windows(wins, explain=self.explain) if wins else []
-        q: queue.Queue = queue.Queue(maxsize=2 * max(1, self.spec.chunk))
+        q: queue.Queue = queue.Queue(maxsize=4 * max(1, self.spec.chunk))
         stop = threading.Event()
         done = object()
 

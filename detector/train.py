@@ -279,7 +279,8 @@ def model_card_markdown(card: dict) -> str:
         f"(with {card['config']['augment']} augmented copy per window: harness H.264/resize/crop perturbations).",
         f"Windows: {card['window_spec']['num_frames']} frames at {card['window_spec']['fps']} fps, "
         f"{card['window_spec']['size']}px, H.264 CRF {card['window_spec']['crf']} round-trip at x264 preset "
-        f"{card['window_spec'].get('preset', 'medium')} (vidprov.normalize).",
+        f"{card['window_spec'].get('preset', 'medium')}, resized in {card['window_spec'].get('resize_in', 'rgb24')} "
+        "(vidprov.normalize).",
         f"Default threshold (1% FPR on held-out real groups: {m['threshold_set']}): **{card['threshold']:.3f}**; "
         f"'likely real' below {card['real_below']:.3f}; uncertain in between.", "",
         "| split | clips | AUC | AUC gif-gen vs real | AUC video-gen vs real | FPR@thr | TPR@thr | ECE |",

@@ -42,13 +42,14 @@ class WindowedDetector(ClipDetector):
     crf: int | None = 23
     preset: str = "ultrafast"
     resize_in: str = "yuv420p"
+    window_chunk: int = 1
     max_windows: int = 4
 
     @property
     def spec(self) -> WindowSpec:
         return WindowSpec(size=self.window_size, fps=self.window_fps, num_frames=self.window_frames,
                           crf=self.crf, preset=self.preset, resize_in=self.resize_in,
-                          max_windows=self.max_windows)
+                          chunk=self.window_chunk, max_windows=self.max_windows)
 
     def clip_windows(self, clip: Clip) -> list[Window]:
         if is_normalized_window(clip, self.spec):

@@ -23,11 +23,12 @@ from vidprov.normalize import normalize, normalize_yuv420
 # How windows and models made before these settings were stored were prepared.
 LEGACY_PRESET = "medium"
 LEGACY_RESIZE_IN = "rgb24"
+LEGACY_CHUNK = 4
 
 
 def with_legacy_window(params: dict) -> dict:
     """Saved detector parameters, with the window settings they were trained with when they predate them."""
-    return {"preset": LEGACY_PRESET, "resize_in": LEGACY_RESIZE_IN, **params}
+    return {"preset": LEGACY_PRESET, "resize_in": LEGACY_RESIZE_IN, "window_chunk": LEGACY_CHUNK, **params}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ class WindowSpec:
     # without an RGB detour (a third of a scan's window cost). Models saved before it existed used rgb24.
     resize_in: str = "yuv420p"
     max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
-    chunk: int = 4  # windows per H.264 round-trip (memory: chunk * num_frames * size^2 * 3 bytes)
+    # Windows per H.264 round-trip. 1: every window is its own encode, starting on a key frame, so its codec
+    # history does not depend on its place in a run of windows (spread windows of long clips always were 1),
+    # and each window can be scored as soon as it is decoded. Models before session 5 used LEGACY_CHUNK.
+    chunk: int = 1
     min_fill: float = 0.5  # a trailing partial window is kept if it covers this fraction
 
     @property
@@ -242,3 +246,17 @@ def iter_spread_windows(src, spec: WindowSpec, duration_s: float, *, limits: Lim
             wins = list(_windows_from_grid(_sample_times(frames, spec.fps), one, {}))
         for w in wins[:1]:
             yield Window(float(s), float(s) + (w.end_s - w.start_s), w.clip.replace(window_start_s=float(s)))
+
+
+def scan_windows(src, spec: WindowSpec, duration: float | None, src_fps: float | None,
+                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Window]:
+    """The windows a scan analyses: consecutive from the start, or, for a clip longer than
+    spec.max_windows windows, that many spread evenly over its whole duration."""
+    long = duration is not None and spec.max_windows is not None and duration > spec.max_windows * spec.window_s
+    if long and not isinstance(src, Clip):
+        return iter_spread_windows(src, spec, duration, limits=limits, src_fps=src_fps)
+    if long:  # a Clip in memory: spread by slicing its frames
+        return iter_spread_windows(src, spec, duration)
+    if isinstance(src, Clip):
+        return iter_windows(src, spec)
+    return iter_windows(src, spec, limits=limits, src_fps=src_fps)

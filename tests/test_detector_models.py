@@ -146,15 +146,19 @@ def test_extra_training_clips_join_the_training_split_only():
     assert (both.df["split"] != "train").sum() == 4  # val and test untouched
 
 
-def test_models_saved_before_presets_load_with_the_medium_preset(tmp_path, data):
+def test_models_saved_before_window_settings_load_with_the_old_ones(tmp_path, data):
     import json
 
     clips, y = data
     model = FeatureDetector(n_estimators=10, cv=2, **SPEC).fit(clips[:8], y[:8])
     assert model.spec.preset == "ultrafast"  # new models: the bit-exact, 5x cheaper round-trip
+    assert model.spec.resize_in == "yuv420p"  # ... fed from the decoder without an RGB detour
     model.save(tmp_path / "m")
     cfg_path = tmp_path / "m" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    del cfg["params"]["preset"]
+    assert model.spec.chunk == 1  # ... one encode per window
+    for key in ("preset", "resize_in", "window_chunk"):
+        del cfg["params"][key]
     cfg_path.write_text(json.dumps(cfg))
-    assert load_detector(tmp_path / "m").spec.preset == "medium"  # scans the way it was trained
+    legacy = load_detector(tmp_path / "m").spec
+    assert (legacy.preset, legacy.resize_in, legacy.chunk) == ("medium", "rgb24", 4)  # scans as it was trained

@@ -209,3 +209,67 @@ def test_bench_scan_times_decode_scan_and_serial_scan_side_by_side(model_dir, vi
     assert r["decode_s"] > 0 and r["scan_s"] > 0 and r["serial_scan_s"] > 0
     assert r["scan_over_decode"] == pytest.approx(r["scan_s"] / r["decode_s"])
     assert r["windows"] >= 1 and json.loads((tmp_path / "scan.json").read_text())[0]["file"] == "gen.mp4"
+
+
+def test_decode_worker_process_matches_in_process_scans_and_survives_failures(model_dir, videos, tmp_path):
+    folder, _ = videos
+    truncated = tmp_path / "truncated.mp4"  # the header probes fine, the frames are cut off
+    data = (folder / "gen.mp4").read_bytes()
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    serial = Scanner(model_dir, provenance=False, pipeline=False)
+    with Scanner(model_dir, provenance=False) as scanner:
+        assert scanner._pool is not None
+        ref = {}
+        for name, src in (("gen", folder / "gen.mp4"), ("real", (folder / "real.mp4").read_bytes())):
+            a, b = scanner.scan(src), serial.scan(src)
+            assert a.p_generated == b.p_generated and len(a.segments) == len(b.segments)
+            ref[name] = b.p_generated
+        with pytest.raises(vidprov.VidprovError) as in_process:
+            serial.scan(truncated)
+        with pytest.raises(type(in_process.value), match="truncated or damaged"):
+            scanner.scan(truncated)  # the worker's error, rebuilt with its type and message
+        # A worker that dies mid-job is reported, replaced, and the next scan works.
+        (worker,) = scanner._pool._idle
+        worker._proc.kill()
+        worker._proc.wait()
+        with pytest.raises(vidprov.VidprovError, match="decode worker died"):
+            scanner.scan(folder / "gen.mp4")
+        assert scanner.scan(folder / "gen.mp4").p_generated == ref["gen"]
+        # An abandoned stream leaves no half-read worker behind for the next scan.
+        it = scanner._windows(folder / "gen.mp4", None, None)
+        next(it)
+        it.close()
+        assert all(not w.broken for w in scanner._pool._idle)
+        assert scanner.scan(folder / "real.mp4").p_generated == ref["real"]
+        procs = [w._proc for w in scanner._pool._idle]
+    assert procs and all(p.poll() is not None for p in procs)  # stopped with the scanner
+
+
+def test_scans_decode_in_process_when_no_worker_can_start(model_dir, videos, monkeypatch):
+    from vidprov.detector import decode_worker
+
+    def refuse(self):
+        raise decode_worker.WorkerStartError("the decode worker did not start (exit code 1)")
+
+    monkeypatch.setattr(decode_worker.DecodeWorker, "wait_ready", refuse)
+    folder, _ = videos
+    with Scanner(model_dir, provenance=False) as scanner:
+        got = scanner.scan(folder / "gen.mp4").p_generated
+    assert got == Scanner(model_dir, provenance=False, pipeline=False).scan(folder / "gen.mp4").p_generated
+
+
+def test_decode_worker_never_reruns_the_callers_script(model_dir, videos, tmp_path):
+    import subprocess
+    import sys
+
+    folder, _ = videos
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"  # no `if __name__ == "__main__"`: spawn-based workers would re-run it
+    script.write_text(
+        "import vidprov\n"
+        f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+        f"s = vidprov.Scanner({str(model_dir)!r}, provenance=False)\n"
+        f"print(s.scan({str(folder / 'gen.mp4')!r}).p_generated, s._pool is not None and not s._pool.disabled)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert marker.read_text() == "ran\n" and out.stdout.split()[1] == "True"

@@ -60,3 +60,18 @@ def test_sources_path_bytes_fileobj_agree(tmp_path):
     assert len(a) == len(b) == len(c) == len(d) == 2
     for x, y in ((a[0], b[0]), (a[1], c[1]), (a[1], d[1])):
         assert np.array_equal(x.clip.frames, y.clip.frames)
+
+
+@pytest.mark.parametrize("resize_in", ["yuv420p", "rgb24"])
+def test_both_resize_routes_give_checked_windows_from_files_and_clips(tmp_path, resize_in):
+    spec = WindowSpec(size=32, fps=8.0, num_frames=8, crf=23, preset="ultrafast", resize_in=resize_in,
+                      max_windows=None, chunk=2)
+    clip = moving(40, 20.0)
+    path = tmp_path / "c.mp4"
+    path.write_bytes(encode_video(clip, crf=10))
+    for src in (path, clip):
+        wins = list(iter_windows(src, spec))
+        assert len(wins) == 2 and all(w.clip.frames.shape == (8, 32, 32, 3) for w in wins)
+        assert all(is_normalized_window(w.clip, spec) for w in wins)
+        other = WindowSpec(**{**spec.__dict__, "resize_in": "rgb24" if resize_in == "yuv420p" else "yuv420p"})
+        assert not is_normalized_window(wins[0].clip, other)  # a model of the other route re-windows it
