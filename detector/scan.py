@@ -125,9 +125,10 @@ class Scanner:
     model: a saved detector folder (default: the committed default detector) or a fitted detector.
     threshold: overrides the model card's 1%-FPR threshold. max_windows: windows analysed per clip
     (spread over the clip when it is longer). explain: how many driving features to report.
-    pipeline: decode the next windows while scoring the current ones: in a worker process for paths and
-    bytes when decode_process is true (a real second core; see vidprov.detector.decode_worker), otherwise
-    on a thread. Scores are the same either way.
+    pipeline: decode the next windows while scoring the current ones. decode_process: do that decoding in
+    a worker process for paths and bytes (a real second core; vidprov.detector.decode_worker), started
+    when the Scanner is built and stopped by close() (or `with Scanner(...)`, or garbage collection);
+    otherwise on a thread of this process. Scores are the same either way (tested).
     torch_threads: sets torch's intra-op CPU threads for the process (torch.set_num_threads) when the
     Scanner is built; None leaves them alone. The default 1 is measured faster here: the networks see a
     few small windows at a time, and a second intra-op thread only competes with decoding and the
@@ -149,16 +150,28 @@ class Scanner:
                 torch.set_num_threads(torch_threads)
 
         self._lock = threading.Lock()
-        if model is None or isinstance(model, (str, os.PathLike)):
-            folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
-            if not (folder / "config.json").is_file():
-                raise DetectorFileError(
-                    f"{folder}: no trained detector there; train one with `vidprov detector train --data MANIFEST --out DIR`")
-            self.detector = load_detector(folder, device=device)
-            self.name = folder.name
-            card = _read_card(folder)
-        else:
-            self.detector, self.name, card = model, type(model).__name__, {}
+        self._pool = None
+        if pipeline and decode_process:
+            from vidprov.detector.decode_worker import WorkerPool
+
+            self._pool = WorkerPool()
+            self._pool.warm()  # started first: its imports overlap the model load below
+            # Workers stop when the Scanner is closed, garbage-collected or the interpreter exits.
+            self._finalizer = weakref.finalize(self, self._pool.close)
+        try:
+            if model is None or isinstance(model, (str, os.PathLike)):
+                folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
+                if not (folder / "config.json").is_file():
+                    raise DetectorFileError(f"{folder}: no trained detector there; train one with "
+                                            "`vidprov detector train --data MANIFEST --out DIR`")
+                self.detector = load_detector(folder, device=device)
+                self.name = folder.name
+                card = _read_card(folder)
+            else:
+                self.detector, self.name, card = model, type(model).__name__, {}
+        except BaseException:
+            self.close()
+            raise
         self.threshold = float(threshold if threshold is not None else card.get("threshold", 0.5))
         self.real_below = min(float(card.get("real_below", self.threshold / 2)), self.threshold)
         self.spec = replace(self.detector.spec, max_windows=max_windows)
@@ -167,14 +180,6 @@ class Scanner:
         self.limits = limits
         self.workers = max(1, workers)
         self.pipeline = pipeline
-        self._pool = None
-        if pipeline and decode_process:
-            from vidprov.detector.decode_worker import WorkerPool
-
-            self._pool = WorkerPool()
-            self._pool.warm()  # its imports overlap the first probe
-            # Workers stop when the Scanner is closed, garbage-collected or the interpreter exits.
-            self._finalizer = weakref.finalize(self, self._pool.close)
 
     def close(self) -> None:
         """Stop the decode worker processes (also done when the Scanner is garbage-collected)."""
@@ -341,7 +346,9 @@ def scan(src, **kwargs) -> ScanReport:
     """Scan one clip with the default detector (loaded once per process). kwargs go to Scanner."""
     global _default
     if kwargs:
-        return Scanner(**kwargs).scan(src)
+        # A one-off scanner: a worker process would cost more to start than it saves on one clip.
+        with Scanner(**{"decode_process": False, **kwargs}) as scanner:
+            return scanner.scan(src)
     with _default_lock:
         if _default is None:
             _default = Scanner()
