@@ -3,7 +3,7 @@
 Targets (issue 6): a 10 s 640x360 clip scans in <= 2x its plain decode time and >= 5x faster
 than real time. Both are timed in the same run, alternately, and the median of `repeats` is kept;
 the same scan without decoding ahead (Scanner(pipeline=False): decode, then score, one core) is timed
-alongside. The default Scanner decodes in a worker process (vidprov.detector.decode_worker).
+alongside.
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ def run_bench_scan(files=None, repeats: int = 3, model=None, out=None, console=N
             "x_realtime": info.duration_s / s,
             "analysed_s": rep.analysed_s, "windows": len(rep.segments),
         })
-    scanner.close()
     tmp.cleanup()
     if console is not None:
         t = Table("file", "size", "duration", "decode", "scan", "scan/decode (<=2)", "x real time (>=5)", "analysed",

@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -23,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.detector.decode_worker import MAX_SEND_BYTES
 from vidprov.detector.persist import DetectorFileError
 from vidprov.detector.windows import clip_duration, rewindable, scan_windows
 from vidprov.errors import VidprovError
@@ -125,10 +123,7 @@ class Scanner:
     model: a saved detector folder (default: the committed default detector) or a fitted detector.
     threshold: overrides the model card's 1%-FPR threshold. max_windows: windows analysed per clip
     (spread over the clip when it is longer). explain: how many driving features to report.
-    pipeline: decode the next windows while scoring the current ones. decode_process: do that decoding in
-    a worker process for paths and bytes (a real second core; vidprov.detector.decode_worker), started
-    when the Scanner is built and stopped by close() (or `with Scanner(...)`, or garbage collection);
-    otherwise on a thread of this process. Scores are the same either way (tested).
+    pipeline: decode the next windows on a second thread while scoring the current ones (same scores).
     torch_threads: sets torch's intra-op CPU threads for the process (torch.set_num_threads) when the
     Scanner is built; None leaves them alone. The default 1 is measured faster here: the networks see a
     few small windows at a time, and a second intra-op thread only competes with decoding and the
@@ -138,7 +133,7 @@ class Scanner:
     def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
                  max_windows: int = 16, explain: int = 5, provenance: bool = True, device: str | None = None,
                  limits: Limits = DEFAULT_LIMITS, workers: int = 1, pipeline: bool = True,
-                 torch_threads: int | None = 1, decode_process: bool = True):
+                 torch_threads: int | None = 1):
         from vidprov.detector.fused import load_detector
 
         if torch_threads is not None:
@@ -150,28 +145,16 @@ class Scanner:
                 torch.set_num_threads(torch_threads)
 
         self._lock = threading.Lock()
-        self._pool = None
-        if pipeline and decode_process:
-            from vidprov.detector.decode_worker import WorkerPool
-
-            self._pool = WorkerPool()
-            self._pool.warm()  # started first: its imports overlap the model load below
-            # Workers stop when the Scanner is closed, garbage-collected or the interpreter exits.
-            self._finalizer = weakref.finalize(self, self._pool.close)
-        try:
-            if model is None or isinstance(model, (str, os.PathLike)):
-                folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
-                if not (folder / "config.json").is_file():
-                    raise DetectorFileError(f"{folder}: no trained detector there; train one with "
-                                            "`vidprov detector train --data MANIFEST --out DIR`")
-                self.detector = load_detector(folder, device=device)
-                self.name = folder.name
-                card = _read_card(folder)
-            else:
-                self.detector, self.name, card = model, type(model).__name__, {}
-        except BaseException:
-            self.close()
-            raise
+        if model is None or isinstance(model, (str, os.PathLike)):
+            folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
+            if not (folder / "config.json").is_file():
+                raise DetectorFileError(
+                    f"{folder}: no trained detector there; train one with `vidprov detector train --data MANIFEST --out DIR`")
+            self.detector = load_detector(folder, device=device)
+            self.name = folder.name
+            card = _read_card(folder)
+        else:
+            self.detector, self.name, card = model, type(model).__name__, {}
         self.threshold = float(threshold if threshold is not None else card.get("threshold", 0.5))
         self.real_below = min(float(card.get("real_below", self.threshold / 2)), self.threshold)
         self.spec = replace(self.detector.spec, max_windows=max_windows)
@@ -181,34 +164,19 @@ class Scanner:
         self.workers = max(1, workers)
         self.pipeline = pipeline
 
-    def close(self) -> None:
-        """Stop the decode worker processes (also done when the Scanner is garbage-collected)."""
-        if self._pool is not None:
-            self._finalizer()
-            self._pool = None
-
-    def __enter__(self) -> Scanner:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def _windows(self, src, duration: float | None, src_fps: float | None) -> Iterator:
-        if self._pool is not None and (isinstance(src, (str, os.PathLike)) or (
-                isinstance(src, (bytes, bytearray, memoryview)) and len(src) <= MAX_SEND_BYTES)):
-            # Paths and bytes are decoded by a worker process (Clips, file objects and huge buffers here).
-            arg = os.fspath(src) if isinstance(src, (str, os.PathLike)) else bytes(src)
-            return self._pool.windows(arg, self.spec, duration, src_fps, self.limits)
         return scan_windows(src, self.spec, duration, src_fps, self.limits)
 
     def _score(self, windows: Iterator) -> tuple[list, list]:
         """Score windows while the next ones are still being decoded.
 
-        A producer thread pulls windows (from the decode worker process for paths and bytes, or
-        decodes them itself) while this thread scores them. Decoding in a thread of this process
-        gains little (it shares the interpreter lock with the feature code); the worker process is
-        what uses the second core. Windows are independent, so scoring them in the batches that
-        happen to be ready gives the same scores as scoring them all at once.
+        Decoding and the H.264 round-trip run on a producer thread, the features and networks on
+        this one. Each window is its own encode, so it can be scored as soon as it is decoded: on
+        the 2-core machine here this is ~7% faster than decoding everything first. Both threads
+        share one interpreter lock; a decode worker *process* was measured too (session 5) and
+        gained only another 3%, because producing the windows (decode + round-trip, ~1.5x a plain
+        decode) is the longer of the two stages. Windows are independent, so scoring them in the
+        batches that happen to be ready gives the same scores as scoring them all at once.
         """
         if not self.pipeline:
             wins = list(windows)
@@ -346,9 +314,7 @@ def scan(src, **kwargs) -> ScanReport:
     """Scan one clip with the default detector (loaded once per process). kwargs go to Scanner."""
     global _default
     if kwargs:
-        # A one-off scanner: a worker process would cost more to start than it saves on one clip.
-        with Scanner(**{"decode_process": False, **kwargs}) as scanner:
-            return scanner.scan(src)
+        return Scanner(**kwargs).scan(src)
     with _default_lock:
         if _default is None:
             _default = Scanner()
