@@ -37,7 +37,7 @@ class FeatureDetector(WindowedDetector):
                  families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
                  vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5), window_size: int = 256, window_fps: float = 8.0,
                  window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "yuv420p", window_chunk: int = 1, max_windows: int = 4, seed: int = 0):
+                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
         self.classifier = classifier
         self.n_estimators = n_estimators
         self.max_depth = max_depth

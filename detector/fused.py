@@ -31,7 +31,7 @@ class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
                  member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
                  window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "yuv420p", window_chunk: int = 1, max_windows: int = 4, seed: int = 0):
+                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
         self.members = members
         self.holdout = holdout
         self.member_params = member_params

@@ -76,7 +76,7 @@ class SpacetimeDetector(WindowedDetector):
                  weight_decay: float = 1e-2, calib_fraction: float = 0.2, device: str | None = None,
                  window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
                  crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "yuv420p", window_chunk: int = 1, max_windows: int = 4, seed: int = 0):
+                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
         self.arch = arch
         self.hidden = hidden
         self.crop = crop

@@ -41,8 +41,8 @@ class WindowedDetector(ClipDetector):
     window_frames: int = 16
     crf: int | None = 23
     preset: str = "ultrafast"
-    resize_in: str = "yuv420p"
-    window_chunk: int = 1
+    resize_in: str = "rgb24"
+    window_chunk: int = 4
     max_windows: int = 4
 
     @property

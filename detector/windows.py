@@ -42,14 +42,15 @@ class WindowSpec:
     # x264 preset of the round-trip: ultrafast is 5x cheaper than medium and, unlike the other presets in
     # this FFmpeg build, bit-exact from run to run. Models saved before it existed used LEGACY_PRESET.
     preset: str = "ultrafast"
-    # Where frames are resized (vidprov.normalize.RESIZE_IN): yuv420p goes from the decoder to the encoder
-    # without an RGB detour (a third of a scan's window cost). Models saved before it existed used rgb24.
-    resize_in: str = "yuv420p"
+    # Where frames are resized (vidprov.normalize.RESIZE_IN). yuv420p goes from the decoder to the encoder
+    # without an RGB detour (a quarter of the windows' cost) but its model lost 0.04 of AUC after CRF 35
+    # re-encoding (session 5, benchmarks/RESULTS.md), so rgb24 stays the default.
+    resize_in: str = "rgb24"
     max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
-    # Windows per H.264 round-trip. 1: every window is its own encode, starting on a key frame, so its codec
-    # history does not depend on its place in a run of windows (spread windows of long clips always were 1),
-    # and each window can be scored as soon as it is decoded. Models before session 5 used LEGACY_CHUNK.
-    chunk: int = 1
+    # Windows per H.264 round-trip (stored with models as window_chunk). 1 makes every window its own encode,
+    # starting on a key frame (as the spread windows of long clips always are), so it can be scored as soon
+    # as it is decoded; its models were measured no better and 0.02 less robust to CRF 35 (session 5).
+    chunk: int = 4
     min_fill: float = 0.5  # a trailing partial window is kept if it covers this fraction
 
     @property

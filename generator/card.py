@@ -159,7 +159,7 @@ def model_card(info: dict) -> str:
             "## Measured (`vidprov generator export --family " + f + "`)",
             f"- VAE held-out PSNR: **{ev['vae_heldout_psnr_db']:.2f} dB** over {ev['n_heldout_crops']} fixed 17x64x64 crops"
             " (target 26 dB: " + ("met" if ev["vae_heldout_psnr_db"] >= 26 else "missed") + ").",
-            f"- {ev['n_samples']} samples ({ev['steps']} steps, guidance {ev['guidance']}), {ev['seconds_per_sample_cpu']:.2f} s each on this CPU (both families exporting at once):",
+            f"- {ev['n_samples']} samples ({ev['steps']} steps, guidance {ev['guidance']}), {ev['seconds_per_sample_cpu']:.2f} s each of CPU time on this machine:",
             "",
             "| | warping error | sharpness (Laplacian var) | motion (mean abs frame diff) |",
             "|---|---|---|---|",

@@ -152,13 +152,16 @@ def test_models_saved_before_window_settings_load_with_the_old_ones(tmp_path, da
     clips, y = data
     model = FeatureDetector(n_estimators=10, cv=2, **SPEC).fit(clips[:8], y[:8])
     assert model.spec.preset == "ultrafast"  # new models: the bit-exact, 5x cheaper round-trip
-    assert model.spec.resize_in == "yuv420p"  # ... fed from the decoder without an RGB detour
+    assert model.spec.chunk == 4  # ... four windows per encode
     model.save(tmp_path / "m")
     cfg_path = tmp_path / "m" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    assert model.spec.chunk == 1  # ... one encode per window
+    assert cfg["params"]["window_chunk"] == 4 and cfg["params"]["resize_in"] == "rgb24"
     for key in ("preset", "resize_in", "window_chunk"):
         del cfg["params"][key]
     cfg_path.write_text(json.dumps(cfg))
     legacy = load_detector(tmp_path / "m").spec
     assert (legacy.preset, legacy.resize_in, legacy.chunk) == ("medium", "rgb24", 4)  # scans as it was trained
+    cfg["params"]["resize_in"] = "yuv420p"  # a stored setting wins over the legacy one
+    cfg_path.write_text(json.dumps(cfg))
+    assert load_detector(tmp_path / "m").spec.resize_in == "yuv420p"
