@@ -125,9 +125,10 @@ class Scanner:
     (spread over the clip when it is longer). explain: how many driving features to report.
     pipeline: decode the next windows on a second thread while scoring the current ones (same scores).
     torch_threads: sets torch's intra-op CPU threads for the process (torch.set_num_threads) when the
-    Scanner is built; None leaves them alone. The default 1 is measured faster here: the networks see a
-    few small windows at a time, and a second intra-op thread only competes with decoding and the
-    feature code (scan 2.6x its decode time with 1 thread, 3.0x with 2, `vidprov bench scan`).
+    Scanner is built; None leaves them alone. The default 1 is never slower here: the networks see a few
+    small windows at a time, and a second intra-op thread competes with the decode thread (idle 2-core
+    machine, scan / decode time: shipped default 2.96x with 1 thread, 3.00x with 2; a model with one
+    window per encode 2.28x vs 2.82x).
     """
 
     def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
@@ -171,12 +172,12 @@ class Scanner:
         """Score windows while the next ones are still being decoded.
 
         Decoding and the H.264 round-trip run on a producer thread, the features and networks on
-        this one. Each window is its own encode, so it can be scored as soon as it is decoded: on
-        the 2-core machine here this is ~7% faster than decoding everything first. Both threads
-        share one interpreter lock; a decode worker *process* was measured too (session 5) and
-        gained only another 3%, because producing the windows (decode + round-trip, ~1.5x a plain
-        decode) is the longer of the two stages. Windows are independent, so scoring them in the
-        batches that happen to be ready gives the same scores as scoring them all at once.
+        this one; windows arrive in runs of spec.chunk (one encode each). On the 2-core machine here
+        this is ~6% faster than decoding everything first for the shipped default (~12% with one
+        window per encode). Both threads share one interpreter lock; a decode worker *process* was
+        measured too (session 5) and gained only another 3%, because producing the windows (decode +
+        round-trip, ~1.5x a plain decode) is the longer of the two stages. Windows are independent, so
+        scoring them in the batches that happen to be ready gives the same scores as all at once.
         """
         if not self.pipeline:
             wins = list(windows)
