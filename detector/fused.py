@@ -15,7 +15,7 @@ from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.temporal import luma as window_luma
 from vidprov.detector.trees import LinearModel
-from vidprov.detector.windowed import WindowedDetector, WindowScore
+from vidprov.detector.windowed import WINDOW_PARAMS, WindowedDetector, WindowScore
 from vidprov.detector.windows import with_legacy_window
 
 MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector}
@@ -55,8 +55,7 @@ class FusedDetector(WindowedDetector):
     def _new_member(self, name: str):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
-        spec = {k: getattr(self, k) for k in ("window_size", "window_fps", "window_frames", "crf", "preset",
-                                              "resize_in", "window_chunk", "max_windows")}
+        spec = {k: getattr(self, k) for k in WINDOW_PARAMS}
         return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:

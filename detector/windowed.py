@@ -33,6 +33,11 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
             and clip.num_frames == spec.num_frames and clip.height == clip.width == spec.size)
 
 
+# The constructor parameters that make up a detector's WindowSpec (shared by every windowed detector).
+WINDOW_PARAMS = ("window_size", "window_fps", "window_frames", "crf", "preset", "resize_in", "window_chunk",
+                 "max_windows")
+
+
 class WindowedDetector(ClipDetector):
     """Subclasses implement window_proba(list of window clips) -> (n,) P(generated)."""
 

@@ -515,28 +515,36 @@ def _encode(clip: Clip, target, *, fmt: str, codec: str, crf: int | None, pix_fm
     if not isinstance(clip, Clip):
         raise TypeError(f"expected a Clip, got {type(clip).__name__}")
     frames = _even(clip.frames) if pix_fmt.startswith(("yuv420", "nv12")) else clip.frames
+
+    def video_frames():
+        for frame in frames:
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            # Convert here with one thread: the encoder's own conversion uses automatic swscale threads,
+            # which gave different bytes from run to run once other decodes had run in between.
+            yield vf if pix_fmt == "rgb24" else vf.reformat(format=pix_fmt, threads=1)
+
+    _mux(video_frames(), target, fmt=fmt, codec=codec, fps=clip.fps, width=frames.shape[2], height=frames.shape[1],
+         crf=crf, pix_fmt=pix_fmt, options=options)
+
+
+def _mux(video_frames, target, *, fmt: str, codec: str, fps: float, width: int, height: int, crf: int | None,
+         pix_fmt: str, options: dict | None) -> None:
+    """Encode av.VideoFrames already in `pix_fmt` into `target` (a path or a buffer)."""
     # faststart rewrites the file after muxing, which needs a path, not a buffer.
     opts = {"movflags": "+faststart"} if fmt == "mp4" and isinstance(target, (str, os.PathLike)) else {}
     with av.open(target, mode="w", format=fmt, options=opts) as container:
         try:
-            stream = container.add_stream(codec, rate=_rate(clip.fps))
+            stream = container.add_stream(codec, rate=_rate(fps))
         except (av.error.FFmpegError, ValueError) as exc:
             raise UnsupportedVideoError(f"codec {codec!r} is not available in this FFmpeg build") from exc
-        stream.width = frames.shape[2]
-        stream.height = frames.shape[1]
-        stream.pix_fmt = pix_fmt
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         codec_opts = dict(options or {})
         if crf is not None and codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1"):
             codec_opts.setdefault("crf", str(crf))
         if codec == "libx264":
             codec_opts.setdefault("preset", "medium")
         stream.options = codec_opts
-        for frame in frames:
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            if pix_fmt != "rgb24":
-                # Convert here with one thread: the encoder's own conversion uses automatic swscale threads,
-                # which gave different bytes from run to run once other decodes had run in between.
-                vf = vf.reformat(format=pix_fmt, threads=1)
+        for vf in video_frames:
             for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():
@@ -568,6 +576,12 @@ def write_video(
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
+def _check_preset(preset: str) -> str:
+    if preset not in X264_PRESETS:
+        raise ValueError(f"unknown x264 preset {preset!r}; valid: {', '.join(X264_PRESETS)}")
+    return preset
+
+
 def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
                  deterministic: bool = True, preset: str = "medium") -> bytes:
     """Encode a Clip to mp4 bytes in memory.
@@ -576,12 +590,10 @@ def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pi
     on a loaded machine (seen here in ~3% of runs), which would make normalize() and the benchmark
     perturbations irreproducible. preset: libx264's speed/size trade-off (ignored by other codecs).
     """
-    if codec == "libx264" and preset not in X264_PRESETS:
-        raise ValueError(f"unknown x264 preset {preset!r}; valid: {', '.join(X264_PRESETS)}")
     buf = io.BytesIO()
     options = {"threads": "1"} if deterministic else {}
     if codec == "libx264":
-        options["preset"] = preset
+        options["preset"] = _check_preset(preset)
     _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
     return buf.getvalue()
 
@@ -609,21 +621,13 @@ def reencode_yuv420(frames: np.ndarray, *, fps: float, crf: int = 23, preset: st
     The same encode as reencode() (libx264, one thread, yuv420p) minus the RGB -> yuv420p
     conversion, which frames cut by iter_frames_yuv420 never needed.
     """
-    if preset not in X264_PRESETS:
-        raise ValueError(f"unknown x264 preset {preset!r}; valid: {', '.join(X264_PRESETS)}")
+    _check_preset(preset)
     frames = np.asarray(frames)
     if frames.ndim != 3 or frames.dtype != np.uint8 or frames.shape[1] % 3 or frames.shape[2] % 2 or not len(frames):
         raise ValueError(f"expected packed yuv420p frames (T, 3H/2, W) uint8, got {frames.dtype} {frames.shape}")
-    h, w = frames.shape[1] * 2 // 3, frames.shape[2]
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=_rate(fps))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="yuv420p")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    _mux((av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="yuv420p") for f in frames), buf, fmt="mp4",
+         codec="libx264", fps=fps, width=frames.shape[2], height=frames.shape[1] * 2 // 3, crf=crf,
+         pix_fmt="yuv420p", options={"threads": "1", "preset": preset})
     decoded = read_video(buf.getvalue())
     return Clip(decoded.frames, fps=fps, meta=dict(meta or {}))

@@ -94,14 +94,20 @@ def normalize(
         out = Clip(resize_center_crop(clip.frames[idx], size), fps=fps, meta=dict(clip.meta))
         if crf is not None:
             out = reencode(out, crf=crf, preset=preset)
+    return out.replace(normalized=_record(size, fps, num_frames, crf, preset, short, offset_s, idx,
+                                          [clip.height, clip.width], clip.fps, resize_in))
+
+
+def _record(size, fps, num_frames, crf, preset, short, offset_s, idx, source_size, source_fps, resize_in) -> dict:
+    """meta['normalized']: the parameters, and how many distinct source frames were used."""
     params = {
         "size": size, "fps": fps, "num_frames": num_frames, "crf": crf, "preset": preset, "short": short,
         "offset_s": offset_s, "unique_source_frames": int(len(np.unique(idx))),
-        "source_size": [clip.height, clip.width], "source_fps": clip.fps,
+        "source_size": source_size, "source_fps": source_fps,
     }
     if resize_in != "rgb24":  # the key is absent from windows made before it existed (all rgb24)
         params["resize_in"] = resize_in
-    return out.replace(normalized=params)
+    return params
 
 
 def _check_resize_in(resize_in: str, size) -> None:
@@ -128,9 +134,5 @@ def normalize_yuv420(frames: np.ndarray, *, fps: float = DEFAULT_FPS, num_frames
     size = frames.shape[2]
     idx = resample_indices(len(frames), fps, fps, num_frames, short=short)
     out = _finish_yuv420(frames[idx], fps, crf, preset, meta or {})
-    params = {
-        "size": size, "fps": fps, "num_frames": num_frames, "crf": crf, "preset": preset, "short": short,
-        "offset_s": 0.0, "unique_source_frames": int(len(np.unique(idx))), "source_size": [size, size],
-        "source_fps": fps, "resize_in": "yuv420p",
-    }
-    return out.replace(normalized=params)
+    return out.replace(normalized=_record(size, fps, num_frames, crf, preset, short, 0.0, idx, [size, size], fps,
+                                          "yuv420p"))
