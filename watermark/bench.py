@@ -176,19 +176,19 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
             attacked = attacks.apply(a, marked, seed=ci)
             r = pixel.detect(attacked, key, expected_payload=payload)
             rows.append({"method": "vidprov", "clip": name, "attack": a, "p_value": r.p_value,
-                         "detected": r.p_value < ALPHA, "bit_accuracy": r.bit_accuracy, "scale": r.scale})
+                         "detected": r.p_value < ALPHA, "bit_accuracy": r.bit_accuracy, "block": r.block})
             if bmarked is not None:
                 bits = base.decode(attacks.apply(a, bmarked, seed=ci))
                 match = int(np.sum(bits == bbits))
                 p = float(stats.binom.sf(match - 1, BASELINE_BITS, 0.5))
                 rows.append({"method": "dwtDctSvd", "clip": name, "attack": a, "p_value": p,
-                             "detected": p < ALPHA, "bit_accuracy": match / BASELINE_BITS, "scale": np.nan})
+                             "detected": p < ALPHA, "bit_accuracy": match / BASELINE_BITS, "block": np.nan})
         # false positives: this unmarked clip against many random keys (folded once)
         folder = pixel.Folder(clip.height, clip.width, clip.fps)
         for i in range(0, clip.num_frames, pixel.BATCH):
             folder.add_luma(pixel.luma(clip.frames[i : i + pixel.BATCH]))
         for j in range(keys_per_clip):
-            null_p.append(pixel.analyse(folder, f"null-{ci}-{j}-{rng.integers(1 << 62)}").p_value)
+            null_p.append(pixel.analyse(folder, f"null-{ci}-{j}-{rng.integers(1 << 62)}", segments=False).p_value)
     # speed on the clip nearest to 640x360 (frames are resized to exactly 640x360)
     nearest = min(range(len(quality)), key=lambda i: abs(quality[i]["width"] * quality[i]["height"] - 640 * 360))
     speed_clip = vidprov.read_video(clips[nearest], max_frames=48)

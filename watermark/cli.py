@@ -65,8 +65,8 @@ def mark_detect(
         return
     verdict = "[green]detected[/green]" if r.detected else "[yellow]not detected[/yellow]"
     console.print(f"{src}: {verdict}  p={r.p_value:.3g}  z={r.z:.2f}  payload={r.payload}  "
-                  f"bit accuracy={r.bit_accuracy:.3f} ({r.bit_accuracy_source})  scale={r.scale:g}  "
-                  f"shift={r.shift}  frames={r.num_frames}")
+                  f"bit accuracy={r.bit_accuracy:.3f} ({r.bit_accuracy_source})  block={r.block}px  "
+                  f"shift={r.shift}  frames={r.num_frames} ({r.frames_analysed} analysed)")
 
 
 def sign_cmd(

@@ -24,7 +24,7 @@ from vidprov.errors import NotAVideoError, VidprovError
 from vidprov.watermark import certs
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-SOFT_BINDING_ALG = "io.github.vidprov.tile-watermark.v1"
+SOFT_BINDING_ALG = "io.github.vidprov.block-lattice-watermark.v2"
 GENERATION_LABEL = "io.vidprov.generation"
 MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".png": "image/png",
         ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}

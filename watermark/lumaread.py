@@ -1,7 +1,10 @@
 """Decode only the luma plane of a video: what the watermark detector needs, at the lowest cost.
 
-For 8-bit planar YUV streams the Y plane is used as decoded (no colour conversion); anything
-else goes through FFmpeg's gray conversion. Opening, limits and errors are vidprov.io's.
+For 8-bit planar YUV streams the Y plane is used as decoded (no colour conversion) and mapped
+from limited ("TV", 16-235) to full range unless the stream says it is full range, so it matches
+the luma of the RGB frames the watermark was embedded in (the lattice step follows the mean luma,
+so a 16-level offset and a 0.86 gain would put every block off its lattice); anything else goes
+through FFmpeg's gray conversion. Opening, limits and errors are vidprov.io's.
 """
 
 from __future__ import annotations
@@ -17,14 +20,24 @@ from vidprov.io import _open, _stream_fps
 from vidprov.limits import DEFAULT_LIMITS, Limits
 
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
+_FULL_RANGE_FORMATS = {"yuvj420p", "yuvj422p", "yuvj444p", "gray"}
+_LIMITED_TO_FULL = np.clip((np.arange(256, dtype=np.float32) - 16.0) * (255.0 / 219.0), 0.0, 255.0)
+_IDENTITY = np.arange(256, dtype=np.float32)
+
+
+def _is_full_range(frame: av.VideoFrame) -> bool:
+    rng = getattr(frame, "color_range", 0)  # 1 MPEG (limited), 2 JPEG (full), 0 unspecified
+    return frame.format.name in _FULL_RANGE_FORMATS or int(rng or 0) == 2
 
 
 def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    """Full-range luma, float32 (H, W)."""
     if frame.format.name in _PLANAR_8BIT:
         plane = frame.planes[0]
         buf = np.frombuffer(plane, dtype=np.uint8).reshape(frame.height, plane.line_size)
-        return buf[:, : frame.width]
-    return frame.to_ndarray(format="gray")
+        lut = _IDENTITY if _is_full_range(frame) else _LIMITED_TO_FULL
+        return lut[buf[:, : frame.width]]
+    return frame.to_ndarray(format="gray").astype(np.float32)  # swscale's gray is full range
 
 
 def iter_luma(path: str | os.PathLike, *, max_frames: int | None = None, batch: int = 16,
@@ -43,7 +56,7 @@ def iter_luma(path: str | os.PathLike, *, max_frames: int | None = None, batch: 
                 buf.append(y)
                 n += 1
                 if len(buf) == batch:
-                    yield fps, np.stack(buf).astype(np.float32)
+                    yield fps, np.stack(buf)
                     buf = []
                 if max_frames is not None and n >= max_frames:
                     break
@@ -55,6 +68,6 @@ def iter_luma(path: str | os.PathLike, *, max_frames: int | None = None, batch: 
         if n == 0:
             raise CorruptVideoError(f"{name}: contains no decodable video frames")
         if buf:
-            yield fps, np.stack(buf).astype(np.float32)
+            yield fps, np.stack(buf)
     finally:
         container.close()
