@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
+from scipy import stats
 
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
@@ -39,6 +40,7 @@ DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
 BATCH = 16
 MAX_ANALYSIS_FRAMES = 16  # frames the detector keeps, evenly spread (16 and 96 read H.264-attacked clips alike)
 ACCEPT_Z = 9.0  # a sync peak this high ends the block-size search (the null maximum is ~5)
+ALPHA_MAX = 1.0  # how far past its lattice point a block may be pushed (H.264 pulls marks back)
 UNTOUCHED_MARGIN = 2.0  # the untouched geometry wins unless another peak is this much higher
 
 
@@ -120,17 +122,18 @@ def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float
 
 
 def _strengths(err2: np.ndarray, mask: np.ndarray, budget2: float) -> np.ndarray:
-    """alpha per block: min(1, lam * mask), lam chosen so that sum(alpha^2 * err2) = budget2."""
-    if float(np.sum(err2)) <= budget2:
-        return np.ones_like(mask)
-    lo, hi = 0.0, 1.0 / max(float(mask.min()), 1e-6)
+    """alpha per block: min(ALPHA_MAX, lam * mask), lam chosen so that sum(alpha^2 * err2) = budget2."""
+    top = ALPHA_MAX
+    if float(np.sum(err2)) * top * top <= budget2:
+        return np.full_like(mask, top)
+    lo, hi = 0.0, top / max(float(mask.min()), 1e-6)
     for _ in range(40):
         lam = 0.5 * (lo + hi)
-        if np.sum(np.minimum(1.0, lam * mask) ** 2 * err2) > budget2:
+        if np.sum(np.minimum(top, lam * mask) ** 2 * err2) > budget2:
             hi = lam
         else:
             lo = lam
-    return np.minimum(1.0, lo * mask)
+    return np.minimum(top, lo * mask)
 
 
 def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, payload: bytes, *,
@@ -320,7 +323,13 @@ def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
     slots = grid.slots(oy, ox, ty, tx) * np.exp(-2j * np.pi * pat.dither)
     test = slots[lay.test]
     stat = float(np.sum(test.real))
-    p_value = null.sf(stat, np.abs(test))
+    # Two independent exact tests, combined by Fisher's method: the test slots at the chosen
+    # hypothesis (uniform given everything the search saw) and the sync slots at the untouched
+    # geometry (fixed in advance, so uniform too), which doubles the evidence when nothing was cropped
+    sync0 = (own.slots(0, 0, 0, 0) * np.exp(-2j * np.pi * pat.dither))[lay.sync]
+    p_test = null.sf(stat, np.abs(test))
+    p_sync0 = null.sf(float(np.sum(sync0.real)), np.abs(sync0))
+    p_value = _fisher(p_test, p_sync0)
     soft = np.zeros(lay.n_coded)
     soft[lay.bit_of[lay.payload]] = slots[lay.payload].real
     soft = np.where(pat.scramble == 1, -soft, soft)
@@ -341,6 +350,12 @@ def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
         frames_analysed=len(folder.frames),
         segments=_segments(folder, grid.b, (oy, ox, ty, tx), pat) if segments else [],
     )
+
+
+def _fisher(*p_values: float) -> float:
+    """Fisher's combination of independent p-values (exact: -2 sum log p is chi-square)."""
+    x = -2.0 * sum(np.log(max(p, 1e-300)) for p in p_values)
+    return float(stats.chi2.sf(x, 2 * len(p_values)))
 
 
 def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: blocks.KeyPattern) -> list[dict]:
