@@ -23,7 +23,7 @@ def test_bench_writes_tables_and_plots(tmp_path):
     summary = run_bench(out=tmp_path / "out", quick=True, trials=40, baseline=False, latent=False,
                         console=Console(quiet=True), clips=paths)
     for name in ("rows.csv", "summary.csv", "summary.md", "summary.json", "bit_accuracy_vs_crf.png",
-                 "bit_accuracy_per_attack.png", "null_pvalues_qq.png"):
+                 "bit_accuracy_per_attack.png", "bit_accuracy_per_clip.png", "null_pvalues_qq.png"):
         assert (tmp_path / "out" / name).exists(), name
     rows = pd.read_csv(tmp_path / "out" / "rows.csv")
     assert set(rows.attack) == set(attacks.QUICK) and len(rows) == 2 * len(attacks.QUICK)

@@ -294,6 +294,7 @@ def write_reports(out: Path, rows, quality, null_p, summary, console) -> None:
     ax.set_ylim(0, 1.02)
     fig.tight_layout()
     fig.savefig(out / "bit_accuracy_per_attack.png", dpi=120)
+    plot_per_clip(rows, quality, out / "bit_accuracy_per_clip.png")
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.plot(np.linspace(0, 1, len(null_p)), np.sort(null_p), ".", ms=2)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
@@ -307,3 +308,32 @@ def write_reports(out: Path, rows, quality, null_p, summary, console) -> None:
         table.add_row(r.target, str(r.measured), r.goal, "[green]yes[/green]" if r.met else "[red]no[/red]")
     console.print(table)
     console.print(f"reports in {out}")
+
+
+def plot_per_clip(rows: pd.DataFrame, quality: pd.DataFrame, path: Path) -> None:
+    """Heat map of vidprov's bit accuracy per clip (sorted by size) and attack: where the payload
+    fails is mostly a question of frame size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = rows[rows.method == "vidprov"]
+    if not len(v):
+        return
+    sizes = {q.clip: (int(q.width), int(q.height)) for q in quality.itertuples()}
+    grid = v.pivot_table(index="clip", columns="attack", values="bit_accuracy", aggfunc="mean")
+    order = sorted(grid.index, key=lambda c: sizes.get(c, (0, 0))[0] * sizes.get(c, (0, 0))[1])
+    grid = grid.loc[order, [a for a in rows.attack.unique() if a in grid.columns]]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * grid.shape[1], 1.2 + 0.4 * grid.shape[0]))
+    im = ax.imshow(grid.values, vmin=0.5, vmax=1.0, cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right", fontsize=8)
+    labels = [f"{c[:28]} ({'x'.join(map(str, sizes[c])) if c in sizes else '?'})" for c in grid.index]
+    ax.set_yticks(range(grid.shape[0]), labels, fontsize=8)
+    for (i, j), val in np.ndenumerate(grid.values):
+        ax.text(j, i, f"{val:.2f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(im, ax=ax, label="bit accuracy")
+    ax.set_title("vidprov bit accuracy per clip and attack", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
