@@ -359,11 +359,13 @@ def _fisher(*p_values: float) -> float:
 
 
 def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: blocks.KeyPattern) -> list[dict]:
-    """Test-slot score per time segment at the chosen hypothesis."""
+    """Test-slot score per time segment at the chosen hypothesis, from the analysed frames in it
+    (segments without one are left out: long clips are sampled, see MAX_ANALYSIS_FRAMES)."""
     oy, ox, ty, tx = hyp
     lay = blocks.layout()
     t = blocks.TILE
     sums: dict[int, np.ndarray] = {}
+    seen: dict[int, int] = {}
     for y, n in zip(folder.frames, folder.index):
         amp, mean, _ = project(y[oy:, ox:], b)
         ph = blocks.reliability(mean)[..., None] * np.exp(2j * np.pi * amp / blocks.step(mean)[..., None])
@@ -373,6 +375,7 @@ def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: block
         folded = pad.reshape(pad.shape[0] // t, t, pad.shape[1] // t, t, -1).sum(axis=(0, 2))
         seg = n // folder.seg_len
         sums[seg] = sums.get(seg, 0) + folded
+        seen[seg] = seen.get(seg, 0) + 1
     out = []
     for seg in sorted(sums):
         r = np.roll(sums[seg], (ty, tx), axis=(0, 1)) * np.exp(-2j * np.pi * pat.dither)
@@ -381,7 +384,8 @@ def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: block
         start = seg * folder.seg_len
         n_frames = min(folder.seg_len, folder.n - start)
         out.append({"start_s": round(start / folder.fps, 3), "end_s": round((start + n_frames) / folder.fps, 3),
-                    "num_frames": n_frames, "z": round(null.z_score(stat, np.abs(test)), 3),
+                    "num_frames": n_frames, "frames_analysed": seen[seg],
+                    "z": round(null.z_score(stat, np.abs(test)), 3),
                     "p_value": null.sf(stat, np.abs(test))})
     return out
 
