@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shlex
 import sys
 import time
@@ -87,6 +89,24 @@ def dataset_merge(
     console.print(f"{len(merged)} clips {counts} from {len(sources)} sources -> {out}")
 
 
+def _detector_params(items: list[str], names: list[str]) -> dict[str, dict]:
+    """--param NAME.KEY=VALUE options -> {name: {key: value}}; VALUE is parsed as JSON when it can be."""
+    out: dict[str, dict] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not key:
+            raise typer.BadParameter(f"--param {item!r}: expected NAME.KEY=VALUE, e.g. fused.epochs=60")
+        if name not in names:
+            raise typer.BadParameter(f"--param {item!r}: {name!r} is not among --detectors ({', '.join(names)})")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(name, {})[key] = value
+    return out
+
+
 def bench_detector(
     data: Annotated[Path, typer.Option("--data", help="Manifest (or data folder) to train/test on.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for results, report and plots.")],
@@ -106,6 +126,9 @@ def bench_detector(
     seed: Annotated[int, typer.Option(help="Seed for splits, bootstrap and perturbations.")] = 0,
     cache: Annotated[Path | None, typer.Option(help="Cache folder (default OUT/cache): makes re-runs resume.")] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads (1 is fastest on a busy shared CPU).")] = 1,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Constructor parameter of a registered "
+                                                                    "detector, NAME.KEY=VALUE (VALUE as JSON, "
+                                                                    "else a string); repeatable.")] = None,
 ) -> None:
     """Benchmark detectors: metrics with bootstrap CIs per protocol, perturbation, generator and format."""
     import torch
@@ -132,7 +155,8 @@ def bench_detector(
         protos.remove("cross")
         console.print("[yellow]cross protocol skipped: no --test-data[/yellow]")
     names = [d.strip() for d in (detectors or preset["detectors"]).split(",") if d.strip()]
-    specs = [registered(n, quick=quick) for n in names]
+    params = _detector_params(param or [], names)
+    specs = [registered(n, quick=quick, **params.get(n, {})) for n in names]
     specs += [external_spec(cmd, name=f"external{i + 1}" if len(external or []) > 1 else "external")
               for i, cmd in enumerate(external or [])]
     perts = tuple(p.name for p in parse_list(perturbations or preset["perturbations"]))

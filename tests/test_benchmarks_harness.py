@@ -232,3 +232,16 @@ def test_demo_manifest_without_shared_data_uses_absolute_paths(tmp_path, monkeyp
     ctx = SimpleNamespace(manifest=None, real_paths=[Path("out/real.mp4")], state={"generated": [Path("out/gen.mp4")]})
     m = _demo_manifest(ctx)
     assert all(p.is_file() for p in m.paths) and list(m.df["label"]) == ["real", "generated"]
+
+
+def test_detector_params_option_parses_json_values_and_rejects_bad_ones():
+    import typer
+
+    from vidprov.benchmarks.cli import _detector_params
+
+    got = _detector_params(['fused.member_params={"spacetime": {"epochs": 60}}', "fused.arch=mobilenet", "d3.k=3"],
+                           ["fused", "d3"])
+    assert got == {"fused": {"member_params": {"spacetime": {"epochs": 60}}, "arch": "mobilenet"}, "d3": {"k": 3}}
+    for bad in ("fused.epochs", "epochs=3", "other.k=1"):
+        with pytest.raises(typer.BadParameter):
+            _detector_params([bad], ["fused"])
