@@ -113,7 +113,8 @@ def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float
     """Mark every frame of clip with a 64-bit payload under key. Returns a new Clip (same fps/meta).
 
     payload: 16 hex digits or 8 bytes (default: the key id). psnr_db: the luma change of every
-    frame is scaled to this PSNR.
+    frame is scaled to this PSNR (a frame whose blocks all reach their lattice points with less
+    change gets less: a budget is a ceiling, not a target to burn).
     """
     k = as_key(key)
     data = parse_payload(payload, k)
