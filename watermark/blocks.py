@@ -57,18 +57,17 @@ def candidate_sizes(height: int, width: int) -> list[int]:
 
 
 @lru_cache(maxsize=16)
-def carriers(size: int) -> np.ndarray:
-    """(K, B, B) float32 carrier vectors for block size B (orthogonal, RMS 0.5)."""
-    t = (np.arange(size) + 0.5) / size
-    s = {a: np.sin(np.pi * a * t) for a in {p for pair in PAIRS for p in pair}}
-    return np.stack([np.outer(s[a], s[b]) for a, b in PAIRS]).astype(np.float32)
-
-
-@lru_cache(maxsize=16)
 def half_sines(size: int) -> dict[int, np.ndarray]:
     """The 1-D factors of the carriers, float32 (B,), by order: the detector filters with them."""
     t = (np.arange(size) + 0.5) / size
     return {a: np.sin(np.pi * a * t).astype(np.float32) for a in {p for pair in PAIRS for p in pair}}
+
+
+@lru_cache(maxsize=16)
+def carriers(size: int) -> np.ndarray:
+    """(K, B, B) float32 carrier vectors for block size B (orthogonal, RMS 0.5)."""
+    s = half_sines(size)
+    return np.stack([np.outer(s[a], s[b]) for a, b in PAIRS])
 
 
 def energy(size: int) -> float:

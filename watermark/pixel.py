@@ -40,7 +40,6 @@ DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
 BATCH = 16
 MAX_ANALYSIS_FRAMES = 16  # frames the detector keeps, evenly spread (16 and 96 read H.264-attacked clips alike)
 ACCEPT_Z = 9.0  # a sync peak this high ends the block-size search (the null maximum is ~5)
-ALPHA_MAX = 1.0  # how far past its lattice point a block may be pushed (H.264 pulls marks back)
 UNTOUCHED_MARGIN = 2.0  # the untouched geometry wins unless another peak is this much higher
 
 
@@ -99,14 +98,12 @@ def _tiled(slots: np.ndarray, nby: int, nbx: int) -> np.ndarray:
     return np.tile(slots, (-(-nby // t), -(-nbx // t), 1))[:nby, :nbx]
 
 
-def project(y: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Amplitudes (nby, nbx, K) of the whole blocks of one frame along the carriers, the blocks'
-    mean luma and standard deviation (nby, nbx)."""
+def project(y: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitudes (nby, nbx, K) of the whole blocks of one frame along the carriers, and the blocks'
+    mean luma (nby, nbx)."""
     v = _block_view(y, b)
-    mean = v.mean(axis=(1, 3))
     amp = np.einsum("ibjc,kbc->ijk", v, blocks.carriers(b), optimize=True) / blocks.energy(b)
-    spread = v.std(axis=(1, 3))
-    return amp, mean, spread
+    return amp, v.mean(axis=(1, 3))
 
 
 def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float = DEFAULT_PSNR_DB) -> Clip:
@@ -123,18 +120,17 @@ def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float
 
 
 def _strengths(err2: np.ndarray, mask: np.ndarray, budget2: float) -> np.ndarray:
-    """alpha per block: min(ALPHA_MAX, lam * mask), lam chosen so that sum(alpha^2 * err2) = budget2."""
-    top = ALPHA_MAX
-    if float(np.sum(err2)) * top * top <= budget2:
-        return np.full_like(mask, top)
-    lo, hi = 0.0, top / max(float(mask.min()), 1e-6)
+    """alpha per block: min(1, lam * mask), lam chosen so that sum(alpha^2 * err2) = budget2."""
+    if float(np.sum(err2)) <= budget2:
+        return np.ones_like(mask)
+    lo, hi = 0.0, 1.0 / max(float(mask.min()), 1e-6)
     for _ in range(40):
         lam = 0.5 * (lo + hi)
-        if np.sum(np.minimum(top, lam * mask) ** 2 * err2) > budget2:
+        if np.sum(np.minimum(1.0, lam * mask) ** 2 * err2) > budget2:
             hi = lam
         else:
             lo = lam
-    return np.minimum(top, lo * mask)
+    return np.minimum(1.0, lo * mask)
 
 
 def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, payload: bytes, *,
@@ -157,7 +153,8 @@ def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, p
         vec = blocks.carriers(b)
         dy = np.zeros_like(y)
         for i in range(y.shape[0]):
-            amp, mean, spread = project(y[i], b)
+            amp, mean = project(y[i], b)
+            spread = _block_view(y[i], b).std(axis=(1, 3))
             nby, nbx = mean.shape
             d = blocks.step(mean)[..., None]
             t = amp / d - _tiled(offsets, nby, nbx)
@@ -306,9 +303,11 @@ def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
     lay = blocks.layout()
     pat = blocks.key_pattern(k)
     best = None
-    for b in folder.sizes:
+    for b in folder.sizes:  # the embedder's size for these frames first
         grid = folder.grid(b)
         z = grid.sync_z(pat)
+        if best is None:
+            own, z0 = grid, float(z[0, 0, 0, 0])
         idx = np.unravel_index(int(np.argmax(z)), z.shape)
         if best is None or z[idx] > best[0]:
             best = (float(z[idx]), grid, idx)
@@ -316,8 +315,6 @@ def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
             break
     # prior for the untouched geometry (the embedder's block size, no shift): most re-encoded
     # videos are not cropped, and a weak mark's true peak can sit just under a noise peak elsewhere
-    own = folder.grid(folder.sizes[0])
-    z0 = float(own.sync_z(pat)[0, 0, 0, 0])
     if z0 >= best[0] - UNTOUCHED_MARGIN:
         best = (z0, own, (0, 0, 0, 0))
     sync_z, grid, (ty, oy, tx, ox) = best
@@ -368,7 +365,7 @@ def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: block
     sums: dict[int, np.ndarray] = {}
     seen: dict[int, int] = {}
     for y, n in zip(folder.frames, folder.index):
-        amp, mean, _ = project(y[oy:, ox:], b)
+        amp, mean = project(y[oy:, ox:], b)  # the same phasors phase_maps gives at this grid origin
         ph = blocks.reliability(mean)[..., None] * np.exp(2j * np.pi * amp / blocks.step(mean)[..., None])
         nby, nbx = ph.shape[:2]
         pad = np.zeros((-(-nby // t) * t, -(-nbx // t) * t, ph.shape[2]), dtype=complex)
