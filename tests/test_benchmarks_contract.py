@@ -48,3 +48,15 @@ def test_detector_contract(name, tmp_path):
     np.testing.assert_allclose(again.predict_proba(clips), p, atol=1e-6)
     params = {k: v for k, v in det.get_params().items() if not hasattr(v, "reconstruct")}
     assert {k: v for k, v in clone(det).get_params().items() if k in params} == params
+
+
+def test_frame_cnn_colour_control_sees_grey_frames():
+    from vidprov.benchmarks.baselines import _sample_frames
+
+    clips, _ = _tiny_clips(n=1)
+    grey = _sample_frames(clips[0], 3, 16, colour=False)
+    rgb = _sample_frames(clips[0], 3, 16)
+    assert grey.shape == rgb.shape == (3, 16, 16, 3)
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+    assert not (rgb[..., 0] == rgb[..., 1]).all()
+    assert D.create("frame_cnn", colour=False).get_params()["colour"] is False
