@@ -11,17 +11,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vidprov.generator import DEFAULT_MODEL
+
 console = Console()
 group = typer.Typer(help="Train and export the generator's models.", no_args_is_help=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'wan', 'ltx' or a diffusers pipeline folder.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'ltx', 'wan' or a diffusers pipeline folder.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda when available).")]
 
 
 def generate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text prompt.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output mp4 (a JSON sidecar is written next to it).")],
-    model: ModelOpt = "wan",
+    model: ModelOpt = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="Random seed (same seed and settings -> same frames).")] = 0,
     frames: Annotated[int | None, typer.Option(help="Frames (4k+1; default 17).")] = None,
     size: Annotated[int | None, typer.Option(help="Side in pixels (multiple of 16; default 64).")] = None,
@@ -167,7 +169,7 @@ def export_cmd(
 
 
 def bench_generator(
-    model: ModelOpt = "wan",
+    model: ModelOpt = DEFAULT_MODEL,
     steps: Annotated[int, typer.Option(help="Sampling steps.")] = 20,
     guidance: Annotated[float, typer.Option()] = 4.0,
     size: Annotated[int | None, typer.Option()] = None,

@@ -30,7 +30,7 @@ import torch
 
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
-from vidprov.generator import pipeline
+from vidprov.generator import DEFAULT_MODEL, pipeline
 from vidprov.generator.models import FAMILIES
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class VideoGenerator:
 
     # -- loading ------------------------------------------------------------------------
     @classmethod
-    def load(cls, model: str | Path = "wan", *, device: str | torch.device | None = None,
+    def load(cls, model: str | Path = DEFAULT_MODEL, *, device: str | torch.device | None = None,
              dtype: torch.dtype | None = None, compile: bool = False, decode_dtype: str | torch.dtype | None = "auto",
              ) -> VideoGenerator:
         """decode_dtype: 'auto' decodes under bfloat16 autocast on CPUs with native bf16 when the model runs
@@ -374,7 +374,7 @@ class VideoGenerator:
 _LOADED: dict[tuple[str, str], VideoGenerator] = {}
 
 
-def load(model: str | Path = "wan", *, device: str | None = None, **kw) -> VideoGenerator:
+def load(model: str | Path = DEFAULT_MODEL, *, device: str | None = None, **kw) -> VideoGenerator:
     """Load (and cache) a generator: 'wan', 'ltx' or a diffusers pipeline folder."""
     key = (str(model), str(device))
     if key not in _LOADED or kw:
@@ -382,6 +382,6 @@ def load(model: str | Path = "wan", *, device: str | None = None, **kw) -> Video
     return _LOADED[key]
 
 
-def generate(prompt: str, model: str | Path = "wan", *, device: str | None = None, **kw) -> Clip:
+def generate(prompt: str, model: str | Path = DEFAULT_MODEL, *, device: str | None = None, **kw) -> Clip:
     """One clip from a prompt: `vidprov.generator.generate("cars at night", model="ltx", seed=3)`."""
     return load(model, device=device)(prompt, **kw)

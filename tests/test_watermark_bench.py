@@ -32,3 +32,14 @@ def test_bench_writes_tables_and_plots(tmp_path):
     assert summary["n_null_trials"] == 40
     targets = {t["target"] for t in json.loads((tmp_path / "out" / "summary.json").read_text())["targets"]}
     assert "mean PSNR (dB)" in targets and "embed frames/s at 640x360" in targets
+
+
+def test_latent_targets_per_family_and_look_alike_row():
+    from vidprov.watermark.bench import LOOK_ALIKE_DB, latent_targets
+
+    rows = latent_targets("ltx", {"status": "measured", "auc_clean": 1.0, "auc_crf30": 0.94,
+                                  "psnr_marked_vs_unmarked_db": LOOK_ALIKE_DB - 14})
+    assert [r["met"] for r in rows] == [True, False, False]
+    assert all("(ltx)" in r["target"] for r in rows)
+    missing = latent_targets("wan", {"status": "not measured: no weights"})
+    assert len(missing) == 1 and missing[0]["met"] is False and "(wan)" in missing[0]["target"]

@@ -194,7 +194,7 @@ class GeneratorWatermark:
         return test_noise(self.recover_noise(clip), key, radius=self.radius, alpha=alpha, channels=self.channels)
 
 
-def benchmark(model: str = "wan", *, pairs: int = 8, steps: int = 20, device: str | None = None,
+def benchmark(model: str | None = None, *, pairs: int = 8, steps: int = 20, device: str | None = None,
               crf: int = 30, progress=None, channels: int | None = None) -> dict:
     """AUC of marked vs unmarked generations (same seeds), clean and after H.264 at crf, plus how much
     the mark changes the picture (PSNR between the two samples of one seed, temporal-difference change).
@@ -202,9 +202,9 @@ def benchmark(model: str = "wan", *, pairs: int = 8, steps: int = 20, device: st
     from sklearn.metrics import roc_auc_score
 
     import vidprov
-    from vidprov.generator import load
+    from vidprov.generator import DEFAULT_MODEL, load
 
-    gen = load(model, device=device)
+    gen = load(model or DEFAULT_MODEL, device=device)
     wm = GeneratorWatermark(gen, steps=steps, channels=channels)
     key = as_key("latent-benchmark-key")
     prompts = ["a car driving on a street", "a person walking", "waves on a beach", "a dog running in a park"]

@@ -364,7 +364,7 @@ def _segments(folder: Folder, b: int, hyp: tuple[int, int, int, int], pat: block
     t = blocks.TILE
     sums: dict[int, np.ndarray] = {}
     seen: dict[int, int] = {}
-    for y, n in zip(folder.frames, folder.index):
+    for y, n in zip(folder.frames, folder.index, strict=True):
         amp, mean = project(y[oy:, ox:], b)  # the same phasors phase_maps gives at this grid origin
         ph = blocks.reliability(mean)[..., None] * np.exp(2j * np.pi * amp / blocks.step(mean)[..., None])
         nby, nbx = ph.shape[:2]
