@@ -47,7 +47,7 @@ def scan_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, one object per file.")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV here.")] = None,
     threshold: Annotated[float | None, typer.Option(help="P(generated) at or above which a clip is called generated (default: the model's 1%-FPR threshold).")] = None,
-    model: Annotated[Path | None, typer.Option(help="A trained detector folder (default: the shipped one).")] = None,
+    model: Annotated[Path | None, typer.Option(help="A trained detector folder, or a shipped model's name: default, with-vidprov (see the README).")] = None,
     workers: Annotated[int, typer.Option(help="Clips scanned in parallel threads.")] = 1,
     max_windows: Annotated[int, typer.Option(help="Windows (2 s each) analysed per clip, spread over long clips.")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device for neural members (default: cuda if present).")] = None,

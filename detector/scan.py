@@ -30,7 +30,22 @@ from vidprov.limits import DEFAULT_LIMITS, Limits
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL_DIR = SHIPPED_DIR / "default"
+
+
+def shipped_models() -> list[str]:
+    """Names of the detectors shipped in detector/weights ('default', 'with-vidprov', ...)."""
+    return sorted(p.name for p in SHIPPED_DIR.iterdir() if (p / "config.json").is_file()) if SHIPPED_DIR.is_dir() else []
+
+
+def resolve_model_dir(model: str | os.PathLike | None) -> Path:
+    """None -> the default; a shipped model's name -> its folder; anything else is a folder path."""
+    if model is None:
+        return DEFAULT_MODEL_DIR
+    if str(model) in shipped_models() and not Path(model).exists():  # a local folder of that name wins
+        return SHIPPED_DIR / str(model)
+    return Path(model)
 LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN, ERROR = "likely generated", "likely real", "uncertain", "error"
 
 
@@ -147,10 +162,11 @@ class Scanner:
 
         self._lock = threading.Lock()
         if model is None or isinstance(model, (str, os.PathLike)):
-            folder = Path(model) if model is not None else DEFAULT_MODEL_DIR
+            folder = resolve_model_dir(model)
             if not (folder / "config.json").is_file():
                 raise DetectorFileError(
-                    f"{folder}: no trained detector there; train one with `vidprov detector train --data MANIFEST --out DIR`")
+                    f"{folder}: no trained detector there; shipped ones: {', '.join(shipped_models()) or 'none'}; "
+                    "train one with `vidprov detector train --data MANIFEST --out DIR`")
             self.detector = load_detector(folder, device=device)
             self.name = folder.name
             card = _read_card(folder)

@@ -210,3 +210,16 @@ def test_bench_scan_times_decode_scan_and_serial_scan_side_by_side(model_dir, vi
     assert r["scan_over_decode"] == pytest.approx(r["scan_s"] / r["decode_s"])
     assert r["windows"] >= 1 and json.loads((tmp_path / "scan.json").read_text())[0]["file"] == "gen.mp4"
 
+
+
+def test_shipped_models_load_by_name(tmp_path):
+    from vidprov.detector.persist import DetectorFileError
+    from vidprov.detector.scan import DEFAULT_MODEL_DIR, SHIPPED_DIR, resolve_model_dir, shipped_models
+
+    names = shipped_models()
+    assert "default" in names and "with-vidprov" in names
+    assert resolve_model_dir(None) == resolve_model_dir("default") == DEFAULT_MODEL_DIR
+    assert resolve_model_dir("with-vidprov") == SHIPPED_DIR / "with-vidprov"
+    assert resolve_model_dir(tmp_path) == tmp_path  # a folder path stays a folder path
+    with pytest.raises(DetectorFileError, match="shipped ones: default, with-vidprov"):
+        vidprov.Scanner(model=tmp_path / "no-such-model", provenance=False)
