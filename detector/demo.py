@@ -67,12 +67,25 @@ def demo_step(ctx) -> None:
         kinds.append(kind)
     print_table(reports, scanner.threshold, out=ctx.console)
     ctx.state["scan_reports"] = [r.to_dict() for r in reports]
-    rows = ["| clip | kind | P(generated) | verdict | analysed | provenance |", "|---|---|---|---|---|---|"]
-    for kind, r in zip(kinds, reports, strict=True):
+    # The second shipped model, trained with vidprov's own generators too, on the same clips.
+    try:
+        own = Scanner(model="with-vidprov", max_windows=4 if ctx.quick else 16, provenance=False)
+        own_reports = list(own.scan_many([str(p) for _, p in items]))
+    except DetectorFileError as exc:
+        ctx.console.print(f"[yellow]detector with-vidprov: {exc}[/yellow]")
+        own, own_reports = None, [None] * len(items)
+    rows = ["| clip | kind | P(generated) | verdict | analysed | provenance | P(generated), with-vidprov model |",
+            "|---|---|---|---|---|---|---|"]
+    for kind, r, o in zip(kinds, reports, own_reports, strict=True):
         p = "-" if r.p_generated is None else f"{r.p_generated:.3f}"
         verdict = r.verdict if not r.error else f"error: {r.error}"
+        p_own = "-" if o is None or o.p_generated is None else f"{o.p_generated:.3f} ({o.verdict})"
         rows.append(f"| {Path(r.path).name} | {kind} | {p} | {verdict} | {r.analysed_s:.1f}s | "
-                    f"{r.provenance_verdict or ''} |")
+                    f"{r.provenance_verdict or ''} | {p_own} |")
+        if o is not None:
+            ctx.console.print(f"with-vidprov model: {Path(r.path).name} ({kind}): {p_own}")
     ctx.section("Detector: scan verdicts",
                 f"Default detector, threshold {scanner.threshold:.3f} (1% FPR on held-out real groups); "
-                f"'likely real' below {scanner.real_below:.3f}.\n\n" + "\n".join(rows))
+                f"'likely real' below {scanner.real_below:.3f}. The last column is the second shipped model "
+                "(`--model with-vidprov`), trained with vidprov's own generators as well"
+                + (f" (threshold {own.threshold:.3f})" if own is not None else "") + ".\n\n" + "\n".join(rows))
