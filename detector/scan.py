@@ -46,6 +46,8 @@ def resolve_model_dir(model: str | os.PathLike | None) -> Path:
     if str(model) in shipped_models() and not Path(model).exists():  # a local folder of that name wins
         return SHIPPED_DIR / str(model)
     return Path(model)
+
+
 LIKELY_GENERATED, LIKELY_REAL, UNCERTAIN, ERROR = "likely generated", "likely real", "uncertain", "error"
 
 

@@ -8,13 +8,12 @@ import time
 import numpy as np
 import torch
 
+from vidprov.generator import DEFAULT_MODEL
 
-def run_bench(model: str | None = None, *, steps: int = 20, guidance: float = 4.0, size: int | None = None,
+
+def run_bench(model: str = DEFAULT_MODEL, *, steps: int = 20, guidance: float = 4.0, size: int | None = None,
               num_frames: int | None = None, repeats: int = 5, device: str | None = None, threads: int | None = None) -> dict:
-    from vidprov.generator import DEFAULT_MODEL
     from vidprov.generator.video_generator import VideoGenerator
-
-    model = model or DEFAULT_MODEL
 
     if threads:
         torch.set_num_threads(threads)

@@ -211,7 +211,6 @@ def test_bench_scan_times_decode_scan_and_serial_scan_side_by_side(model_dir, vi
     assert r["windows"] >= 1 and json.loads((tmp_path / "scan.json").read_text())[0]["file"] == "gen.mp4"
 
 
-
 def test_shipped_models_load_by_name(tmp_path):
     from vidprov.detector.persist import DetectorFileError
     from vidprov.detector.scan import DEFAULT_MODEL_DIR, SHIPPED_DIR, resolve_model_dir, shipped_models

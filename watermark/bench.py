@@ -121,7 +121,6 @@ def _speed(clip: vidprov.Clip, baseline: Baseline | None, repeats: int) -> dict:
     return out
 
 
-LATENT_FAMILIES = ("ltx", "wan")  # every generator family vidprov ships
 LOOK_ALIKE_DB = 30.0  # same-seed PSNR from which marked and unmarked samples count as looking alike
 
 
@@ -214,8 +213,10 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
     speed = _speed(speed_clip, base, repeats=2 if quick else 3)
     summary = summarise(pd.DataFrame(rows), pd.DataFrame(quality), np.array(null_p), speed)
     if latent:
+        from vidprov.generator.models import FAMILIES
+
         summary["latent"] = {}
-        for family in LATENT_FAMILIES:
+        for family in FAMILIES:  # every family vidprov ships
             lat = run_latent(quick=quick, console=console, model=family)
             summary["latent"][family] = lat
             summary["targets"] += latent_targets(family, lat)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from vidprov.generator import DEFAULT_MODEL
 from vidprov.watermark.keys import WatermarkKey, as_key
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ class GeneratorWatermark:
         return test_noise(self.recover_noise(clip), key, radius=self.radius, alpha=alpha, channels=self.channels)
 
 
-def benchmark(model: str | None = None, *, pairs: int = 8, steps: int = 20, device: str | None = None,
+def benchmark(model: str = DEFAULT_MODEL, *, pairs: int = 8, steps: int = 20, device: str | None = None,
               crf: int = 30, progress=None, channels: int | None = None) -> dict:
     """AUC of marked vs unmarked generations (same seeds), clean and after H.264 at crf, plus how much
     the mark changes the picture (PSNR between the two samples of one seed, temporal-difference change).
@@ -202,9 +203,9 @@ def benchmark(model: str | None = None, *, pairs: int = 8, steps: int = 20, devi
     from sklearn.metrics import roc_auc_score
 
     import vidprov
-    from vidprov.generator import DEFAULT_MODEL, load
+    from vidprov.generator import load
 
-    gen = load(model or DEFAULT_MODEL, device=device)
+    gen = load(model, device=device)
     wm = GeneratorWatermark(gen, steps=steps, channels=channels)
     key = as_key("latent-benchmark-key")
     prompts = ["a car driving on a street", "a person walking", "waves on a beach", "a dog running in a park"]
