@@ -139,8 +139,12 @@ def train_cmd(
     data: Annotated[Path, typer.Option(help="Manifest (.csv/.parquet) of labelled clips, e.g. ../shared/data/MANIFEST.csv.")],
     out: Annotated[Path, typer.Option(help="Folder for the trained detector (weights, config, model card).")],
     model: Annotated[str, typer.Option(help="features | spacetime | fused")] = "fused",
+    members: Annotated[str, typer.Option(help="Fused members, comma-separated: features (required), spacetime, "
+                                              "global (the spacetime network on the whole downscaled window).")] = "features,spacetime",
     seed: Annotated[int, typer.Option()] = 0,
     epochs: Annotated[int, typer.Option(help="Spacetime network epochs.")] = 6,
+    global_epochs: Annotated[int, typer.Option(help="Global network epochs (member 'global').")] = 30,
+    global_size: Annotated[int, typer.Option(help="Global network input side (pixels, member 'global').")] = 64,
     crop: Annotated[int, typer.Option(help="Spacetime network training crop (pixels).")] = 96,
     frames: Annotated[int, typer.Option(help="Spacetime network frames per training sample.")] = 6,
     augment: Annotated[int, typer.Option(help="Perturbed copies of each training window.")] = 1,
@@ -166,7 +170,13 @@ def train_cmd(
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
     _check_window(window_size, preset, resize_in, window_chunk)
-    cfg = TrainConfig(model=model, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
+    member_names = tuple(m.strip() for m in members.split(",") if m.strip())
+    valid = ("features", "spacetime", "global")
+    if "features" not in member_names or set(member_names) - set(valid) or len(set(member_names)) != len(member_names):
+        raise typer.BadParameter(f"--members must list 'features' plus any of {list(valid[1:])}, each once; got {members!r}")
+    if not 16 <= global_size <= window_size:
+        raise typer.BadParameter(f"--global-size must lie in [16, --window-size], got {global_size}")
+    cfg = TrainConfig(model=model, members=member_names, global_epochs=global_epochs, global_size=global_size, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
                       window_size=window_size, preset=preset, resize_in=resize_in, window_chunk=window_chunk,
                       max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
                       families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,

@@ -1,8 +1,15 @@
-"""The fused ensemble: member detectors trained on one part of the groups, a logistic stacker on
-their logits fitted on the held-out rest (so its weights and calibration are honest)."""
+"""The fused ensemble: member detectors and a logistic stacker on their logits, fitted on scores the
+members gave to groups they never saw (so its weights and calibration are honest).
+
+stacking="oof" (default, as the training command): every member is trained on all groups, and the stacker
+on out-of-fold scores from `oof_folds` group folds (members refitted per fold: (folds + 1) x the fits).
+stacking="holdout": members are trained on 1 - holdout of the groups and the stacker on the rest; one fit
+each, but with ~150 clips the stacker then rests on a few dozen clips and can drop a good member.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +25,10 @@ from vidprov.detector.trees import LinearModel
 from vidprov.detector.windowed import WINDOW_PARAMS, WindowedDetector, WindowScore
 from vidprov.detector.windows import with_legacy_window
 
-MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector}
+log = logging.getLogger(__name__)
+MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector, "global": SpacetimeDetector}
+# Members that are another view of a type: their defaults, below any member_params given.
+MEMBER_DEFAULTS = {"global": {"view": "global", "crop": 64, "epochs": 30, "arch": "resnet10t", "batch_size": 32}}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -29,11 +39,15 @@ def _logit(p: np.ndarray) -> np.ndarray:
 @register("fused")
 class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
-                 member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
+                 stacking: str = "oof", oof_folds: int = 3, member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
                  window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
                  resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
         self.members = members
         self.holdout = holdout
+        if stacking not in ("oof", "holdout"):
+            raise ValueError(f"unknown stacking {stacking!r}; valid: ['holdout', 'oof']")
+        self.stacking = stacking
+        self.oof_folds = oof_folds
         self.member_params = member_params
         self.window_size = window_size
         self.window_fps = window_fps
@@ -48,7 +62,8 @@ class FusedDetector(WindowedDetector):
     @classmethod
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
-        tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs()}
+        tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs(),
+                "global": {**SpacetimeDetector.tiny_kwargs(), "crop": 16}}
         spec = dict(window_size=64, window_frames=8, max_windows=1)
         return dict(member_params={k: {a: b for a, b in v.items() if a not in spec} for k, v in tiny.items()}, **spec)
 
@@ -56,7 +71,8 @@ class FusedDetector(WindowedDetector):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
         spec = {k: getattr(self, k) for k in WINDOW_PARAMS}
-        return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **(self.member_params or {}).get(name, {})})
+        return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **MEMBER_DEFAULTS.get(name, {}),
+                                      **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng(self.seed + 1)
@@ -71,6 +87,18 @@ class FusedDetector(WindowedDetector):
     def fit(self, clips: Sequence[Clip], y, groups=None) -> FusedDetector:
         y = self._check_fit_input(clips, y)
         groups = np.arange(len(clips)) if groups is None else np.asarray(groups)
+        if self.stacking == "oof":
+            folds = self._oof_folds(y, groups)
+            if folds:
+                z = np.full((len(y), len(self.members)), np.nan)
+                for k, (tr, te) in enumerate(folds):
+                    log.info("fused: out-of-fold members %d/%d", k + 1, len(folds))
+                    for j, name in enumerate(self.members):
+                        m = self._new_member(name).fit([clips[i] for i in tr], y[tr], groups[tr])
+                        z[te, j] = _logit(m.predict_proba([clips[i] for i in te])[:, 1])
+                self.members_ = [self._new_member(n).fit(clips, y, groups) for n in self.members]
+                return self._fit_stacker(z, y)
+            log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
         held = self.holdout_mask(y, groups)
         fit_idx = np.flatnonzero(~held) if held.any() else np.arange(len(y))
         cal_idx = np.flatnonzero(held) if held.any() else fit_idx
@@ -80,6 +108,18 @@ class FusedDetector(WindowedDetector):
             self.members_.append(m)
         z = np.column_stack([_logit(m.predict_proba([clips[i] for i in cal_idx])[:, 1]) for m in self.members_])
         return self._fit_stacker(z, y[cal_idx])
+
+    def _oof_folds(self, y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Group folds whose training parts hold both classes in >= 2 groups; [] when there are too few."""
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        n = min(self.oof_folds, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
+        if n < 2:
+            return []
+        cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=self.seed)
+        folds = list(cv.split(np.zeros(len(y)), y, groups))
+        ok = all(len(np.unique(groups[tr][y[tr] == c])) >= 2 for tr, _ in folds for c in (0, 1))
+        return folds if ok else []
 
     def _fit_stacker(self, z: np.ndarray, y: np.ndarray) -> FusedDetector:
         from sklearn.linear_model import LogisticRegression

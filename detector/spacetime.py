@@ -4,6 +4,10 @@ per time step, a temporal convolution over the per-frame embeddings, trained fro
 Input is luma only: colour saturation separates the shared data's classes by style (generated
 clips are more saturated), which would not transfer to other generators, so the network never
 sees colour.
+
+Two views of a window: "crop" (random crop x crop patches at full resolution for training, the centre
+crop for scoring: local artefacts such as upsampling and noise) and "global" (the whole window area-
+downscaled to crop x crop: composition, blur and motion of the whole frame).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from vidprov.clip import Clip
@@ -22,6 +27,7 @@ from vidprov.detector.windowed import WindowedDetector
 from vidprov.detector.windows import with_legacy_window
 
 log = logging.getLogger(__name__)
+VIEWS = ("crop", "global")
 
 
 def _to_u8(y: np.ndarray) -> np.ndarray:
@@ -69,11 +75,13 @@ def _device(device: str | None) -> str:
 @register("spacetime")
 class SpacetimeDetector(WindowedDetector):
     """Trained on random crop x crop patches of train_frames consecutive frames; scored on the centre
-    crop, in chunks of train_frames, averaging logits. Platt-calibrated on held-out groups."""
+    crop, in chunks of train_frames, averaging logits. Platt-calibrated on held-out groups.
+    view="global" downscales the whole window to crop x crop instead of cutting patches."""
 
     def __init__(self, arch: str = "mobilenetv3_small_050", hidden: int = 64, crop: int = 96,
                  train_frames: int = 6, epochs: int = 6, batch_size: int = 8, lr: float = 2e-3,
-                 weight_decay: float = 1e-2, calib_fraction: float = 0.2, device: str | None = None,
+                 weight_decay: float = 1e-2, calib_fraction: float = 0.2, view: str = "crop",
+                 device: str | None = None,
                  window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
                  crf: int | None = 23, preset: str = "ultrafast",
                  resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
@@ -86,6 +94,9 @@ class SpacetimeDetector(WindowedDetector):
         self.lr = lr
         self.weight_decay = weight_decay
         self.calib_fraction = calib_fraction
+        if view not in VIEWS:
+            raise ValueError(f"unknown spacetime view {view!r}; valid: {list(VIEWS)}")
+        self.view = view
         self.device = device
         self.window_size = window_size
         self.window_fps = window_fps
@@ -114,6 +125,16 @@ class SpacetimeDetector(WindowedDetector):
         """(N, T, H, W, 3) uint8 RGB windows -> (N, T, H, W) uint8 luma."""
         return np.stack([_to_u8(luma(f)) for f in frames])
 
+    def _view(self, lum: np.ndarray) -> np.ndarray:
+        """(N, T, H, W) uint8 luma as the network sees it: unchanged for "crop" (patches are cut later),
+        area-downscaled to (N, T, crop, crop) for "global"."""
+        if self.view == "crop" or lum.shape[-2:] == (self.crop, self.crop):
+            return lum
+        n, t, h, w = lum.shape
+        flat = lum.reshape(n * t, h, w)
+        small = np.stack([cv2.resize(f, (self.crop, self.crop), interpolation=cv2.INTER_AREA) for f in flat])
+        return small.reshape(n, t, self.crop, self.crop)
+
     def _center(self, y: np.ndarray) -> np.ndarray:
         h, w = y.shape[-2:]
         c = min(self.crop, h, w)
@@ -136,10 +157,10 @@ class SpacetimeDetector(WindowedDetector):
         """Boolean mask of windows held out for calibration: whole groups, both classes."""
         rng = np.random.default_rng(self.seed)
         held = np.zeros(len(y), bool)
+        if min(len(np.unique(groups[y == c])) for c in (0, 1)) < 3:
+            return held  # too few groups of a class to hold any out (calibration needs both): in-sample
         for c in (0, 1):
             gs = np.unique(groups[y == c])
-            if len(gs) < 3:
-                continue  # too few groups to hold any out: calibrate in-sample
             rng.shuffle(gs)
             k = max(1, int(round(self.calib_fraction * len(gs))))
             held |= np.isin(groups, gs[:k]) & (y == c)
@@ -153,6 +174,7 @@ class SpacetimeDetector(WindowedDetector):
         from vidprov.detector.feature_model import FeatureDetector
 
         y, groups = np.asarray(y, np.int64), np.asarray(groups)
+        lum = self._view(lum)
         held = self._split_calibration(y, groups)
         train = ~held if held.any() else np.ones(len(y), bool)
         dev = _device(self.device)
@@ -201,7 +223,7 @@ class SpacetimeDetector(WindowedDetector):
         import torch
 
         dev = next(self.net_.parameters()).device
-        lum = self._center(lum)
+        lum = self._center(self._view(lum))
         t_len = min(self.train_frames, lum.shape[1])
         starts = list(range(0, lum.shape[1] - t_len + 1, t_len)) or [0]
         out = []

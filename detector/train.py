@@ -20,7 +20,7 @@ import pandas as pd
 
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
-from vidprov.detector.fused import FusedDetector, _logit
+from vidprov.detector.fused import MEMBER_DEFAULTS, FusedDetector, _logit
 from vidprov.detector.persist import write_json
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.windows import WindowSpec, iter_windows
@@ -33,6 +33,8 @@ TARGET_FPR = 0.01
 @dataclass
 class TrainConfig:
     model: str = "fused"  # features | spacetime | fused
+    # fused: its members. "global" is the spacetime network on the whole window downscaled to global_size.
+    members: tuple[str, ...] = ("features", "spacetime")
     seed: int = 0
     test_size: float = 0.25
     val_size: float = 0.2
@@ -42,6 +44,8 @@ class TrainConfig:
     epochs: int = 6
     crop: int = 96
     train_frames: int = 6
+    global_epochs: int = 30
+    global_size: int = 64
     crf35_eval: bool = True
     families: tuple[str, ...] = ("temporal", "frequency")
     oof_folds: int = 3  # fused: group folds for the spacetime member's out-of-fold training scores
@@ -174,33 +178,43 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
 
     common = dict(max_windows=config.max_windows, seed=config.seed, window_size=config.window_size,
                   preset=config.preset, resize_in=config.resize_in, window_chunk=config.window_chunk)
+    names = config.members if config.model == "fused" else (config.model,)
+    unknown = sorted(set(names) - {"features", "spacetime", "global"})
+    if unknown or not names or (config.model == "fused" and "features" not in names):
+        raise ValueError(f"fused members must include 'features' and come from features, spacetime, global; "
+                         f"got {list(names)}")
     members: list = []
-    if config.model in ("features", "fused"):
+    if "features" in names:
         fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,
                              latent_scales=config.latent_scales, **common)
         fcfg = fm.feature_config
         reconstruct = fm._reconstruct()
-        x_all, names = feature_matrix(table, spec, fcfg, cache, augment=config.augment, seed=config.seed,
-                                      reconstruct=reconstruct, progress=progress,
-                                      vae_fingerprint=fm._vae.fingerprint if reconstruct else None)
-        x = pd.DataFrame(x_all, index=table.index, columns=names)
+        x_all, feat_names = feature_matrix(table, spec, fcfg, cache, augment=config.augment, seed=config.seed,
+                                           reconstruct=reconstruct, progress=progress,
+                                           vae_fingerprint=fm._vae.fingerprint if reconstruct else None)
+        x = pd.DataFrame(x_all, index=table.index, columns=feat_names)
         fm.fit_features(x.loc[train_rows.index].to_numpy(), train_rows["y"].to_numpy(),
-                        train_rows["group"].to_numpy(), names)
+                        train_rows["group"].to_numpy(), feat_names)
         members.append(("features", fm, lambda rows, fm=fm, x=x: fm.proba_features(x.loc[rows.index].to_numpy())))
-    oof_z = None
-    if config.model in ("spacetime", "fused"):
-        params = dict(epochs=config.epochs, crop=config.crop, train_frames=config.train_frames, **common)
+    oof_cols = [members[0][1].calibrator_(members[0][1].oof_scores_)] if config.model == "fused" else []
+    neural = [n for n in names if n != "features"]
+    if neural:
         lum = _luma_windows(train_rows, spec, cache, config.augment, config.seed)
         y_tr, g_tr = train_rows["y"].to_numpy(), train_rows["group"].to_numpy()
-        sm = SpacetimeDetector(**params).fit_luma(lum, y_tr, g_tr, progress=progress)
-        if config.model == "fused":
-            # Out-of-fold probabilities of both members on the training windows: the stacker and the
-            # threshold then rest on every training group, not only on the few clips of the val split.
-            oof_z = np.column_stack([members[0][1].calibrator_(members[0][1].oof_scores_),
-                                     spacetime_oof(lum, y_tr, g_tr, params, config.oof_folds, progress)])
+        for name in neural:
+            params = dict(epochs=config.epochs, crop=config.crop, train_frames=config.train_frames, **common)
+            if name == "global":
+                params.update({**MEMBER_DEFAULTS["global"], "epochs": config.global_epochs, "crop": config.global_size})
+            log.info("training the %s network", name)
+            sm = SpacetimeDetector(**params).fit_luma(lum, y_tr, g_tr, progress=progress)
+            if config.model == "fused":
+                # Out-of-fold probabilities of every member on the training windows: the stacker and the
+                # threshold then rest on every training group, not only on the few clips of the val split.
+                oof_cols.append(spacetime_oof(lum, y_tr, g_tr, params, config.oof_folds, progress))
+            members.append((name, sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(
+                _luma_windows(rows, spec, cache, config.augment, config.seed)))))
         del lum
-        members.append(("spacetime", sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(
-            _luma_windows(rows, spec, cache, config.augment, config.seed)))))
+    oof_z = np.column_stack(oof_cols) if config.model == "fused" else None
 
     member_p = {s: np.column_stack([f(rows) for _, _, f in members]) for s, rows in eval_rows.items()}
     orig_train = (train_rows["aug"] == 0).to_numpy()
@@ -295,6 +309,10 @@ def model_card_markdown(card: dict) -> str:
         lines += ["", f"Spacetime network: timm mobilenetv3_small_050 trained from scratch on luma, frame differences and "
                       f"noise residuals; {cfg['epochs']} epochs of {cfg['crop']}px crops of {cfg['train_frames']} frames; "
                       "Platt calibration on held-out groups."]
+    if "global" in cfg.get("members", ()) and cfg["model"] == "fused":
+        lines += [f"Global network: timm {MEMBER_DEFAULTS['global']['arch']} from scratch on the same three inputs, computed "
+                  f"on the whole window area-downscaled to {cfg['global_size']}px (composition, blur and motion of the "
+                  f"whole frame; still luma only); {cfg['global_epochs']} epochs."]
     if cfg["model"] == "fused":
         lines += [f"Stacker: logistic regression on the members' logits, fitted on out-of-fold scores of every training "
                   f"group ({cfg.get('oof_folds', 3)} group folds for the spacetime network, the feature model's own group "

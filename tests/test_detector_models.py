@@ -94,6 +94,58 @@ def test_fused_stacks_members_and_roundtrips(tmp_path, data):
     assert np.allclose(back.window_proba(wins), model.window_proba(wins), atol=1e-5)
 
 
+def test_spacetime_global_view_sees_the_downscaled_frame(tmp_path, data):
+    clips, y = data
+    model = SpacetimeDetector(arch="test_efficientnet", hidden=8, crop=16, train_frames=4, epochs=1,
+                              batch_size=4, device="cpu", view="global", **SPEC)
+    wins = [w.clip for c in clips[:3] for w in model.clip_windows(c)]
+    lum = model.to_luma(wins)
+    small = model._view(lum)
+    assert small.shape == (*lum.shape[:2], 16, 16)
+    # Area downscaling keeps the frame's mean; the crop view would have cut the centre out instead.
+    assert abs(float(small.mean()) - float(lum.mean())) < 1.0
+    model.fit(clips, y)
+    model.save(tmp_path / "g")
+    back = load_detector(tmp_path / "g")
+    assert back.view == "global"
+    assert np.allclose(back.window_proba(wins), model.window_proba(wins), atol=1e-5)
+    with pytest.raises(ValueError, match="valid"):
+        SpacetimeDetector(view="sideways")
+
+
+def test_fused_with_a_global_member_roundtrips(tmp_path, data):
+    clips, y = data
+    net = {"arch": "test_efficientnet", "hidden": 8, "train_frames": 4, "epochs": 1, "batch_size": 4, "device": "cpu"}
+    params = {"features": {"n_estimators": 20, "cv": 2}, "spacetime": {**net, "crop": 32}, "global": {**net, "crop": 16}}
+    model = FusedDetector(members=("features", "spacetime", "global"), member_params=params, **SPEC).fit(clips, y)
+    assert [m.view for m in model.members_[1:]] == ["crop", "global"]
+    assert model.stacker_.coef.shape == (3,)
+    model.save(tmp_path / "f3")
+    back = load_detector(tmp_path / "f3")
+    wins = [w.clip for c in clips[:4] for w in model.clip_windows(c)]
+    assert back.members_[2].view == "global"
+    assert np.allclose(back.window_proba(wins), model.window_proba(wins), atol=1e-5)
+
+
+def test_fused_stacks_on_out_of_fold_scores_by_default(data, monkeypatch):
+    clips, y = data
+    groups = np.arange(len(clips)) // 2
+    params = {"features": {"n_estimators": 20, "cv": 2}}
+    fits = []
+    orig = FeatureDetector.fit
+    monkeypatch.setattr(FeatureDetector, "fit", lambda self, c, *a, **k: fits.append(len(c)) or orig(self, c, *a, **k))
+    model = FusedDetector(members=("features",), member_params=params, oof_folds=2, **SPEC).fit(clips, y, groups)
+    # Two out-of-fold fits on about half the clips each, then the final member on all of them.
+    assert len(fits) == 3 and fits[-1] == len(clips) and max(fits[:2]) < len(clips)
+    holdout = FusedDetector(members=("features",), member_params=params, stacking="holdout", **SPEC)
+    fits.clear()
+    holdout.fit(clips, y, groups)
+    assert len(fits) == 1 and fits[0] < len(clips)
+    assert model.predict_proba(clips[:2]).shape == (2, 2)
+    with pytest.raises(ValueError, match="valid"):
+        FusedDetector(stacking="vote")
+
+
 def test_load_errors_name_the_problem(tmp_path):
     with pytest.raises(DetectorFileError, match="not a saved detector"):
         load_detector(tmp_path)

@@ -46,3 +46,21 @@ def test_train_writes_a_scoring_model_with_an_honest_threshold(manifest, tmp_pat
     assert "preset ultrafast, resized in rgb24" in (tmp_path / "det" / "MODEL_CARD.md").read_text()
     p = det.predict_proba([read_video(p) for p in Manifest.read(manifest).paths[:2]])
     assert p.shape == (2, 2)
+
+
+def test_train_fused_with_a_global_member(manifest, tmp_path):
+    from vidprov.detector.models import load_detector
+    from vidprov.detector.train import TrainConfig, train
+
+    cfg = TrainConfig(model="fused", members=("features", "spacetime", "global"), epochs=1, crop=32,
+                      train_frames=4, global_epochs=1, global_size=32, max_windows=1, crf35_eval=False, augment=0)
+    card = train(manifest, tmp_path / "det", cfg, cache=tmp_path / "cache", progress=False)
+    assert list(card["config"]["members"]) == ["features", "spacetime", "global"]
+    det = load_detector(tmp_path / "det")
+    assert det.members == ("features", "spacetime", "global")
+    assert det.members_[2].view == "global" and det.members_[2].crop == 32
+    assert "Global network" in (tmp_path / "det" / "MODEL_CARD.md").read_text()
+    assert det.predict_proba([read_video(p) for p in Manifest.read(manifest).paths[:2]]).shape == (2, 2)
+    with pytest.raises(ValueError, match="members"):
+        train(manifest, tmp_path / "bad", TrainConfig(model="fused", members=("spacetime", "globl")),
+              cache=tmp_path / "cache", progress=False)
