@@ -165,18 +165,19 @@ def train_cmd(
 ) -> None:
     """Train a detector with group-aware splits; threshold at 1% FPR on held-out real groups."""
     from vidprov.detector.dataset import DEFAULT_CACHE
-    from vidprov.detector.train import TrainConfig, train
+    from vidprov.detector.train import TrainConfig, check_members, train
 
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
     _check_window(window_size, preset, resize_in, window_chunk)
-    member_names = tuple(m.strip() for m in members.split(",") if m.strip())
-    valid = ("features", "spacetime", "global")
-    if "features" not in member_names or set(member_names) - set(valid) or len(set(member_names)) != len(member_names):
-        raise typer.BadParameter(f"--members must list 'features' plus any of {list(valid[1:])}, each once; got {members!r}")
+    try:
+        member_names = check_members(m.strip() for m in members.split(",") if m.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"--members: {exc}") from exc
     if not 16 <= global_size <= window_size:
         raise typer.BadParameter(f"--global-size must lie in [16, --window-size], got {global_size}")
-    cfg = TrainConfig(model=model, members=member_names, global_epochs=global_epochs, global_size=global_size, seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
+    cfg = TrainConfig(model=model, members=member_names, global_epochs=global_epochs, global_size=global_size,
+                      seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
                       window_size=window_size, preset=preset, resize_in=resize_in, window_chunk=window_chunk,
                       max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
                       families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,

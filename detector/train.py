@@ -20,7 +20,7 @@ import pandas as pd
 
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
-from vidprov.detector.fused import MEMBER_DEFAULTS, FusedDetector, _logit
+from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector, _logit
 from vidprov.detector.persist import write_json
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.windows import WindowSpec, iter_windows
@@ -60,6 +60,17 @@ class TrainConfig:
     # the encoder) makes windows a quarter cheaper, but its model lost 0.04 of AUC after CRF 35 (session 5).
     resize_in: str = "rgb24"
     window_chunk: int = 4  # windows per H.264 round-trip (vidprov.detector.windows.WindowSpec.chunk)
+
+
+def check_members(names) -> tuple[str, ...]:
+    """The fused model's member names, validated: 'features' (the stacker's anchor) plus any other
+    vidprov.detector.fused member type, each once."""
+    names = tuple(names)
+    valid = sorted(MEMBER_TYPES)
+    if "features" not in names or set(names) - set(valid) or len(set(names)) != len(names):
+        raise ValueError(f"fused members must list 'features' plus any of {[v for v in valid if v != 'features']}, "
+                         f"each once; got {list(names)}")
+    return names
 
 
 def clip_scores(table: pd.DataFrame, window_p: np.ndarray) -> pd.DataFrame:
@@ -178,11 +189,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
 
     common = dict(max_windows=config.max_windows, seed=config.seed, window_size=config.window_size,
                   preset=config.preset, resize_in=config.resize_in, window_chunk=config.window_chunk)
-    names = config.members if config.model == "fused" else (config.model,)
-    unknown = sorted(set(names) - {"features", "spacetime", "global"})
-    if unknown or not names or (config.model == "fused" and "features" not in names):
-        raise ValueError(f"fused members must include 'features' and come from features, spacetime, global; "
-                         f"got {list(names)}")
+    names = check_members(config.members) if config.model == "fused" else (config.model,)
     members: list = []
     if "features" in names:
         fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,
@@ -198,6 +205,14 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         members.append(("features", fm, lambda rows, fm=fm, x=x: fm.proba_features(x.loc[rows.index].to_numpy())))
     oof_cols = [members[0][1].calibrator_(members[0][1].oof_scores_)] if config.model == "fused" else []
     neural = [n for n in names if n != "features"]
+    luma_memo: dict[int, np.ndarray] = {}
+
+    def eval_luma(rows: pd.DataFrame) -> np.ndarray:
+        """Luma windows of a val/test split, read once for all neural members."""
+        if id(rows) not in luma_memo:
+            luma_memo[id(rows)] = _luma_windows(rows, spec, cache, config.augment, config.seed)
+        return luma_memo[id(rows)]
+
     if neural:
         lum = _luma_windows(train_rows, spec, cache, config.augment, config.seed)
         y_tr, g_tr = train_rows["y"].to_numpy(), train_rows["group"].to_numpy()
@@ -211,12 +226,12 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
                 # Out-of-fold probabilities of every member on the training windows: the stacker and the
                 # threshold then rest on every training group, not only on the few clips of the val split.
                 oof_cols.append(spacetime_oof(lum, y_tr, g_tr, params, config.oof_folds, progress))
-            members.append((name, sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(
-                _luma_windows(rows, spec, cache, config.augment, config.seed)))))
+            members.append((name, sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(eval_luma(rows)))))
         del lum
     oof_z = np.column_stack(oof_cols) if config.model == "fused" else None
 
     member_p = {s: np.column_stack([f(rows) for _, _, f in members]) for s, rows in eval_rows.items()}
+    luma_memo.clear()
     orig_train = (train_rows["aug"] == 0).to_numpy()
     if config.model == "fused":
         model = FusedDetector(members=tuple(n for n, _, _ in members), **common)
@@ -305,17 +320,18 @@ def model_card_markdown(card: dict) -> str:
         if name in m:
             lines.append(row(name, m[name]))
     cfg = card["config"]
-    if cfg["model"] in ("spacetime", "fused"):
+    members = cfg.get("members", ("features", "spacetime")) if cfg["model"] == "fused" else (cfg["model"],)
+    if "spacetime" in members:
         lines += ["", f"Spacetime network: timm mobilenetv3_small_050 trained from scratch on luma, frame differences and "
                       f"noise residuals; {cfg['epochs']} epochs of {cfg['crop']}px crops of {cfg['train_frames']} frames; "
                       "Platt calibration on held-out groups."]
-    if "global" in cfg.get("members", ()) and cfg["model"] == "fused":
+    if "global" in members:
         lines += [f"Global network: timm {MEMBER_DEFAULTS['global']['arch']} from scratch on the same three inputs, computed "
                   f"on the whole window area-downscaled to {cfg['global_size']}px (composition, blur and motion of the "
                   f"whole frame; still luma only); {cfg['global_epochs']} epochs."]
     if cfg["model"] == "fused":
         lines += [f"Stacker: logistic regression on the members' logits, fitted on out-of-fold scores of every training "
-                  f"group ({cfg.get('oof_folds', 3)} group folds for the spacetime network, the feature model's own group "
+                  f"group ({cfg.get('oof_folds', 3)} group folds for each network, the feature model's own group "
                   "cross-validation) plus the val split; the threshold uses the same held-out scores."]
     lines += [f"Training time: {card.get('train_seconds', float('nan')):.0f} s on the machine that ran the command."]
     if card.get("feature_importances"):
