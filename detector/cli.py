@@ -174,6 +174,9 @@ def train_cmd(
         member_names = check_members(m.strip() for m in members.split(",") if m.strip())
     except ValueError as exc:
         raise typer.BadParameter(f"--members: {exc}") from exc
+    for flag, value in (("--epochs", epochs), ("--global-epochs", global_epochs)):
+        if value < 1:
+            raise typer.BadParameter(f"{flag} must be at least 1, got {value}")
     if not 16 <= global_size <= window_size:
         raise typer.BadParameter(f"--global-size must lie in [16, --window-size], got {global_size}")
     cfg = TrainConfig(model=model, members=member_names, global_epochs=global_epochs, global_size=global_size,

@@ -64,3 +64,19 @@ def test_train_fused_with_a_global_member(manifest, tmp_path):
     with pytest.raises(ValueError, match="members"):
         train(manifest, tmp_path / "bad", TrainConfig(model="fused", members=("spacetime", "globl")),
               cache=tmp_path / "cache", progress=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--members", "spacetime,global"], "must list 'features'"),
+    (["--members", "features,globl"], "must list 'features'"),
+    (["--global-epochs", "0"], "--global-epochs must be at least 1"),
+    (["--global-size", "8"], "--global-size must lie in"),
+])
+def test_train_cli_rejects_bad_member_options_in_one_line(manifest, tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from vidprov.cli import app
+
+    res = CliRunner().invoke(app, ["detector", "train", "--data", str(manifest), "--out", str(tmp_path / "d"), *args])
+    assert res.exit_code == 2 and message in " ".join(res.output.split()) and "Traceback" not in res.output
+    assert not (tmp_path / "d").exists()
