@@ -64,6 +64,14 @@ GENERATOR_FAMILIES: dict[str, str] = {
     "gen2": "gen2",
     "t2vzero": "t2vzero",
     "consisti2v": "consisti2v",
+    # the shared data's later generators (its unseen-family split)
+    "animateanything": "modelscope",  # fine-grained image animation fine-tuned from ModelScope T2V
+    "cinemo": "opensora",             # image animation on Latte's architecture
+    "kandinskyvideo": "kandinskyvideo",
+    "vchitect2": "vchitect2",
+    "anyv2v": "anyv2v",               # video editing with an I2VGen-XL backbone
+    "tokenflow": "tokenflow",         # video editing with a Stable Diffusion image model
+    "flatten": "flatten",             # video editing with a Stable Diffusion image model
 }
 
 
