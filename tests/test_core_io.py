@@ -267,9 +267,20 @@ def test_shared_data_formats_round_trip(tmp_path, path):
 
 
 def test_in_memory_encode_is_reproducible(clip):
+    # deterministic=True (the default) runs the bit-exact configuration: the same bytes every time.
     first = vidprov.encode_video(clip, crf=30)
     assert all(vidprov.encode_video(clip, crf=30) == first for _ in range(20))
-    np.testing.assert_array_equal(vidprov.reencode(clip).frames, vidprov.reencode(clip).frames)
+    assert vidprov.encode_video(clip, crf=30, preset="ultrafast") == first
+    np.testing.assert_array_equal(vidprov.reencode(clip, preset="ultrafast").frames,
+                                  vidprov.reencode(clip, preset="ultrafast").frames)
+
+
+def test_deterministic_encode_refuses_presets_that_are_not_bit_exact(clip):
+    with pytest.raises(ValueError, match="preset 'medium' is not bit-exact"):
+        vidprov.encode_video(clip, preset="medium")
+    assert vidprov.encode_video(clip, preset="medium", deterministic=False)[4:8] == b"ftyp"
+    with pytest.raises(ValueError, match="unknown x264 preset 'warp'"):
+        vidprov.encode_video(clip, preset="warp", deterministic=False)
 
 
 def test_reencode_is_reproducible_between_other_decodes():
@@ -277,10 +288,10 @@ def test_reencode_is_reproducible_between_other_decodes():
     # run in between (CI caught a detector whose scores changed between two identical calls).
     rng = np.random.default_rng(0)
     clips = [vidprov.Clip(rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8), fps=8.0) for _ in range(4)]
-    first = [vidprov.reencode(c).frames for c in clips]
+    first = [vidprov.reencode(c, preset="ultrafast").frames for c in clips]
     for _ in range(10):
         for c, f in zip(clips, first, strict=True):
-            np.testing.assert_array_equal(vidprov.reencode(c).frames, f)
+            np.testing.assert_array_equal(vidprov.reencode(c, preset="ultrafast").frames, f)
 
 
 def test_iter_frames_hands_out_owned_memory(mp4_bytes):

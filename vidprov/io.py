@@ -582,26 +582,46 @@ def _check_preset(preset: str) -> str:
     return preset
 
 
-def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
-                 deterministic: bool = True, preset: str = "medium") -> bytes:
-    """Encode a Clip to mp4 bytes in memory.
+# The x264 presets that give the same bytes from run to run in this FFmpeg build (on one thread). The others
+# vary by a fraction of the compression error itself, so they cannot promise reproducible output.
+BIT_EXACT_PRESETS = ("ultrafast",)
 
-    deterministic: one encoder thread. libx264's frame threads give different bytes from run to run
-    on a loaded machine (seen here in ~3% of runs), which would make normalize() and the benchmark
-    perturbations irreproducible. preset: libx264's speed/size trade-off (ignored by other codecs).
+
+def encode_video(clip: Clip, *, codec: str = "libx264", crf: int | None = 18, pix_fmt: str = "yuv420p",
+                 deterministic: bool = True, preset: str | None = None) -> bytes:
+    """Encode a Clip to mp4 bytes in memory, always on one encoder thread (libx264's frame threads vary
+    more, and with the load of the machine).
+
+    deterministic=True promises the same bytes for the same clip: libx264 then runs the bit-exact
+    configuration (a preset in BIT_EXACT_PRESETS, by default ultrafast) and any other preset is refused.
+    deterministic=False accepts every x264 preset (by default medium). preset is ignored by other codecs.
     """
     buf = io.BytesIO()
-    options = {"threads": "1"} if deterministic else {}
+    options = {"threads": "1"}
     if codec == "libx264":
-        options["preset"] = _check_preset(preset)
+        options["preset"] = _encoder_preset(preset, deterministic)
     _encode(clip, buf, fmt="mp4", codec=codec, crf=crf, pix_fmt=pix_fmt, options=options)
     return buf.getvalue()
 
 
+def _encoder_preset(preset: str | None, deterministic: bool) -> str:
+    if preset is None:
+        return BIT_EXACT_PRESETS[0] if deterministic else "medium"
+    _check_preset(preset)
+    if deterministic and preset not in BIT_EXACT_PRESETS:
+        raise ValueError(f"x264 preset {preset!r} is not bit-exact in this FFmpeg build (only "
+                         f"{', '.join(BIT_EXACT_PRESETS)}); pass deterministic=False to use it")
+    return preset
+
+
 def reencode(clip: Clip, *, crf: int = 23, codec: str = "libx264", pix_fmt: str = "yuv420p",
              preset: str = "medium") -> Clip:
-    """Round-trip a Clip through a real lossy encode and decode (in memory); meta and fps kept."""
-    data = encode_video(clip, codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset)
+    """Round-trip a Clip through a real lossy encode and decode (in memory); meta and fps kept.
+
+    Reproducible bit for bit only with a preset in BIT_EXACT_PRESETS (see encode_video).
+    """
+    data = encode_video(clip, codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset,
+                        deterministic=preset in BIT_EXACT_PRESETS)
     decoded = read_video(data)
     frames = decoded.frames[:, : clip.height, : clip.width]  # undo the padding of odd sizes
     return Clip(np.ascontiguousarray(frames), fps=clip.fps, meta=dict(clip.meta))

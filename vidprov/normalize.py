@@ -80,7 +80,8 @@ def normalize(
     crf=None skips the round-trip (for tests or lossless work). preset: the x264 preset of the round-trip
     (detectors store theirs: a model must scan with the preset it was trained with). meta['normalized'] records
     the parameters and how many distinct source frames were used. The round-trip is bit-reproducible
-    at 64 px and above; libx264 on smaller frames (e.g. 32x32) varies from call to call.
+    only with a preset in vidprov.io.BIT_EXACT_PRESETS (ultrafast, the detectors' windows) at 64 px and
+    above; other presets, and libx264 on smaller frames (e.g. 32x32), vary from call to call.
     resize_in: see RESIZE_IN; "yuv420p" needs a square, even `size`.
     """
     if not isinstance(clip, Clip):
