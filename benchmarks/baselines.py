@@ -103,7 +103,6 @@ def second_order_volatility(features: np.ndarray) -> float:
     return float(np.std(norms))
 
 
-@register("d3")
 class SecondOrderTemporal(_Calibrated1D):
     """Training-free: volatility of second-order temporal differences of frame features.
 
@@ -136,7 +135,6 @@ class SecondOrderTemporal(_Calibrated1D):
 
 
 # -- shortcut control ----------------------------------------------------------------------------
-@register("saturation")
 class SaturationShortcut(_Calibrated1D):
     """Shortcut control, not a detector: mean HSV saturation of the clip. Generated clips in the
     shared data are more saturated (a style cue, AUC ~0.83 there); a detector that does not beat
@@ -216,7 +214,6 @@ def reconstruction_errors(clip: Clip, vae) -> np.ndarray:
     return diff.reshape(t, -1).mean(axis=1) / 255.0
 
 
-@register("aeroblade")
 class ReconstructionError(_Calibrated1D):
     """Training-free: how well vidprov's VAE reconstructs the clip (lower error -> generated).
 
@@ -333,7 +330,6 @@ def _sample_frames(clip: Clip, k: int, size: int, colour: bool = True) -> np.nda
     return frames
 
 
-@register("frame_cnn")
 class FrameCNN(ClipDetector):
     """A timm CNN trained from scratch on single frames (BCE, class-balanced, random flips).
 
@@ -457,3 +453,13 @@ class FrameCNN(ClipDetector):
         det.model_ = model.eval()
         det.train_losses_ = list(config["train_losses"])
         return det
+
+
+BASELINES = {"d3": SecondOrderTemporal, "saturation": SaturationShortcut, "aeroblade": ReconstructionError,
+             "frame_cnn": FrameCNN}
+
+
+def register_baselines() -> None:
+    """Make vidprov.detector.create build the baselines by name (repeated calls are harmless)."""
+    for name, cls in BASELINES.items():
+        register(name)(cls)

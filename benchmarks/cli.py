@@ -135,7 +135,7 @@ def bench_detector(
 
     from vidprov.benchmarks.clipstore import NormConfig
     from vidprov.benchmarks.harness import BenchConfig, run_benchmark
-    from vidprov.benchmarks.perturbations import parse_list
+    from vidprov.perturb import parse_list
     from vidprov.benchmarks.plugins import external as external_spec
     from vidprov.benchmarks.plugins import registered
     from vidprov.benchmarks.protocols import PROTOCOLS, family_of, subsample

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.atomic import atomic_write
-from vidprov.benchmarks.perturbations import Perturbation
+from vidprov.perturb import Perturbation
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
 from vidprov.io import read_video

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from vidprov.atomic import atomic_write_json as _atomic_json
-from vidprov.benchmarks import metrics as M
+from vidprov import metrics as M
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
-from vidprov.benchmarks.perturbations import ROBUSTNESS_GRID
-from vidprov.benchmarks.perturbations import get as get_perturbation
+from vidprov.perturb import ROBUSTNESS_GRID
+from vidprov.perturb import get as get_perturbation
 from vidprov.benchmarks.plugins import DetectorSpec
 from vidprov.benchmarks.protocols import NEGATIVE_HARD, Fold, binary_labels, build_folds, family_of
 from vidprov.errors import VidprovError

@@ -106,8 +106,10 @@ class DetectorSpec:
 
 
 def registered(name: str, *, quick: bool = False, **kwargs) -> DetectorSpec:
+    from vidprov.benchmarks.baselines import register_baselines
     from vidprov.detector import create
 
+    register_baselines()
     kw = {**(QUICK_KWARGS.get(name, {}) if quick else {}), **kwargs}
     probe = create(name, **kw)  # fails early, with the list of names, on a typo
     identity = {"kind": "registered", "class": type(probe).__name__, "version": getattr(probe, "version", ""),

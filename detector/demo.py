@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from vidprov.benchmarks.perturbations import H264
+from vidprov.perturb import H264
 from vidprov.errors import VidprovError
 from vidprov.io import read_video, write_video
 

@@ -40,7 +40,7 @@ def lineage(generator: str) -> str:
 
 
 def _clip_auc(table: pd.DataFrame, p: np.ndarray) -> tuple[float, pd.DataFrame]:
-    from vidprov.benchmarks.metrics import roc_auc
+    from vidprov.metrics import roc_auc
 
     agg = table.assign(p=p).groupby("clip").agg(p=("p", "mean"), y=("y", "first"),
                                                  source_format=("source_format", "first"),
@@ -56,7 +56,7 @@ def evaluate_features(data: Path, classifier: str = "gb", folds: int = 5, seed: 
                       window_chunk: int = 4) -> dict:
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from vidprov.benchmarks.metrics import roc_auc
+    from vidprov.metrics import roc_auc
 
     manifest = Manifest.read(data)
     spec = WindowSpec(size=window_size, preset=preset, resize_in=resize_in, chunk=window_chunk,

@@ -88,7 +88,7 @@ def _fmt_kind(fmt: str) -> str:
 
 def summarize(scores: pd.DataFrame, threshold: float) -> dict:
     """AUC overall and per format kind, FPR/TPR at the threshold, ECE, per-generator TPR."""
-    from vidprov.benchmarks.metrics import expected_calibration_error, roc_auc
+    from vidprov.metrics import expected_calibration_error, roc_auc
 
     y, p = scores["y"].to_numpy(), scores["p"].to_numpy()
     out = {"n_clips": int(len(y)), "n_generated": int(y.sum()), "n_real": int((y == 0).sum())}
@@ -136,7 +136,7 @@ def spacetime_oof(lum: np.ndarray, y: np.ndarray, groups: np.ndarray, params: di
 def crf35_scores(model, manifest: Manifest, spec: WindowSpec, read_short_side: int = 360) -> list[float]:
     """Clip scores after an H.264 CRF 35 re-encode. Clips are read at `read_short_side` (a typical
     served resolution; decoding 1080p clips whole would not fit memory) over the analysed span."""
-    from vidprov.benchmarks.perturbations import H264
+    from vidprov.perturb import H264
     from vidprov.io import read_video
 
     out = []
@@ -242,7 +242,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         model = members[0][1]
         window_p = {s: z[:, 0] for s, z in member_p.items()}
 
-    from vidprov.benchmarks.metrics import threshold_at_fpr
+    from vidprov.metrics import threshold_at_fpr
 
     val = clip_scores(eval_rows["val"], window_p["val"])
     # Held-out real groups for the threshold: the val split, plus, for the feature model, the

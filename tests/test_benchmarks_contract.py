@@ -6,6 +6,9 @@ from sklearn.base import clone
 
 import vidprov.detector as D
 from vidprov import Clip
+from vidprov.benchmarks.baselines import register_baselines
+
+register_baselines()
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -24,8 +27,8 @@ def _tiny_clips(n=8, t=9, size=32, seed=0):
 
 
 def _make(name):
-    factory = D.registry._REGISTRY[name] if hasattr(D, "registry") else None
-    kwargs = factory.tiny_kwargs() if factory is not None and hasattr(factory, "tiny_kwargs") else {}
+    factory = D.factory(name)
+    kwargs = factory.tiny_kwargs() if hasattr(factory, "tiny_kwargs") else {}
     return D.create(name, **kwargs)
 
 

@@ -10,7 +10,7 @@ from vidprov import Clip, Manifest, write_video
 from vidprov.benchmarks import protocols as PR
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
 from vidprov.benchmarks.harness import BenchConfig, run_benchmark
-from vidprov.benchmarks.perturbations import get
+from vidprov.perturb import get
 from vidprov.benchmarks.plugins import DetectorSpec, ExternalCommand, ExternalDetectorError, registered
 from vidprov.manifest import DEFAULT_SHARED_MANIFEST
 
@@ -81,9 +81,9 @@ class _Counting:
     calls = 0
 
     def __init__(self):
-        from vidprov.detector import create
+        from vidprov.benchmarks.baselines import SecondOrderTemporal
 
-        self.det = create("d3")
+        self.det = SecondOrderTemporal()
 
     def fit(self, clips, y):
         self.det.fit(clips, y)

@@ -8,7 +8,7 @@ import pandas as pd
 from rich.console import Console
 
 import vidprov
-from vidprov.watermark import attacks
+from vidprov.perturb import WATERMARK_QUICK_GRID
 from vidprov.watermark.bench import run_bench
 
 
@@ -26,7 +26,7 @@ def test_bench_writes_tables_and_plots(tmp_path):
                  "bit_accuracy_per_attack.png", "bit_accuracy_per_clip.png", "null_pvalues_qq.png"):
         assert (tmp_path / "out" / name).exists(), name
     rows = pd.read_csv(tmp_path / "out" / "rows.csv")
-    assert set(rows.attack) == set(attacks.QUICK) and len(rows) == 2 * len(attacks.QUICK)
+    assert set(rows.attack) == set(WATERMARK_QUICK_GRID) and len(rows) == 2 * len(WATERMARK_QUICK_GRID)
     clean = rows[rows.attack == "none"]
     assert clean.detected.all() and (clean.bit_accuracy == 1.0).all()
     assert summary["n_null_trials"] == 40

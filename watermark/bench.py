@@ -21,7 +21,8 @@ from scipy import stats
 
 import vidprov
 from vidprov.atomic import atomic_write_text as _atomic_text
-from vidprov.watermark import attacks, pixel
+from vidprov.perturb import WATERMARK_GRID, WATERMARK_QUICK_GRID, WATERMARK_TARGETS, get
+from vidprov.watermark import pixel
 
 log = logging.getLogger(__name__)
 ALPHA = 1e-6
@@ -164,7 +165,7 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
         manifest = vidprov.Manifest.read(data) if data else vidprov.Manifest.from_shared()
         clips = select_clips(manifest, 4 if quick else 10)
     max_frames = 48 if quick else 96
-    names = attacks.QUICK if quick else attacks.FULL
+    names = WATERMARK_QUICK_GRID if quick else WATERMARK_GRID
     base = _baseline() if baseline else None
     if baseline and base is None:
         console.print("[yellow]invisible-watermark is not installed: dwtDctSvd rows skipped "
@@ -191,12 +192,12 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
             q["dwtDctSvd_psnr"] = _psnr(clip.frames, bmarked.frames)
         quality.append(q)
         for a in names:
-            attacked = attacks.apply(a, marked, seed=ci)
+            attacked = get(a)(marked, seed=ci)
             r = pixel.detect(attacked, key, expected_payload=payload)
             rows.append({"method": "vidprov", "clip": name, "attack": a, "p_value": r.p_value,
                          "detected": r.p_value < ALPHA, "bit_accuracy": r.bit_accuracy, "block": r.block})
             if bmarked is not None:
-                bits = base.decode(attacks.apply(a, bmarked, seed=ci))
+                bits = base.decode(get(a)(bmarked, seed=ci))
                 match = int(np.sum(bits == bbits))
                 p = float(stats.binom.sf(match - 1, BASELINE_BITS, 0.5))
                 rows.append({"method": "dwtDctSvd", "clip": name, "attack": a, "p_value": p,
@@ -213,7 +214,7 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
     speed = _speed(speed_clip, base, repeats=2 if quick else 3)
     summary = summarise(pd.DataFrame(rows), pd.DataFrame(quality), np.array(null_p), speed)
     if latent:
-        from vidprov.generator.models import FAMILIES
+        from vidprov.generator import FAMILIES
 
         summary["latent"] = {}
         for family in FAMILIES:  # every family vidprov ships
@@ -239,7 +240,7 @@ def summarise(rows: pd.DataFrame, quality: pd.DataFrame, null_p: np.ndarray, spe
         if a in by.index:
             add(f"bit accuracy after {a}", round(float(by.loc[a, "bit_accuracy"]), 4), f">= {goal}",
                 by.loc[a, "bit_accuracy"] >= goal)
-    for a in attacks.DETECTION_TARGETS:
+    for a in WATERMARK_TARGETS:
         if a in by.index:
             add(f"TPR at p<1e-6 after {a}", round(float(by.loc[a, "tpr"]), 3), ">= 0.99", by.loc[a, "tpr"] >= 0.99)
     fp = int(np.sum(null_p < ALPHA))

@@ -1,18 +1,21 @@
 """Perturbations on Clips: the degradations a video meets between a generator and a detector.
 
-Each perturbation is a small frozen object; calling it returns a new Clip and never edits the
-input. Randomness comes only from the seed, so the same (clip, seed) gives the same output, with
-one exception: libx264 in this FFmpeg build is not bit-exact from run to run (even on one thread,
-any preset but ultrafast), so H.264 outputs vary by a fraction of the compression error itself:
+The one set of edits vidprov applies: benchmark robustness grids, watermark attacks and the
+detectors' training augmentation all build theirs here. Each perturbation is a small frozen object;
+calling it returns a new Clip and never edits the input. Randomness comes only from the seed, so the
+same (clip, seed) gives the same output, with one exception: libx264 in this FFmpeg build is bit-exact
+from run to run only at preset ultrafast, and H264 uses medium (the benchmarks' figures were measured
+so), so its outputs vary by a fraction of the compression error itself:
 
     p = get("chain:crop_0.8+h264_crf30")     # build by name (unknown names list the valid ones)
     out = p(clip, seed=7)                     # seed: per clip, e.g. from its hash
     out.meta["perturbations"]                 # ['crop_0.8', 'h264_crf30']
     H264(crf=35)(clip); Chain([Resize(0.5), GaussianNoise(4.0)])(clip)
+    draw("compress", rng)                     # a random upload distortion, for training augmentation
 
 Names (the registry):  none | h264_crf<N> | resize_<scale> | crop_<fraction> | fps_half |
 drop_<p> | blur_<sigma> | noise_<sigma in 8-bit levels> | brightness_<delta> | contrast_<factor> |
-chain:<name>+<name>+...
+gain_<factor> | chain:<name>+<name>+...
 
 Resize keeps the lower resolution (a platform serves the smaller file); benchmark protocols then
 run vidprov.normalize, which brings every clip back to the detector's input size.
@@ -222,6 +225,26 @@ class BrightnessContrast(Perturbation):
         return clip.replace(frames=lut.astype(np.uint8)[clip.frames])
 
 
+@dataclass(frozen=True, repr=False)
+class Gain(Perturbation):
+    """out = x * factor, rounded and clipped: a brightness change that scales, as the watermark targets
+    "brightness +-10%" name it (BrightnessContrast adds an offset instead)."""
+
+    factor: float = 1.1
+
+    def __post_init__(self):
+        if not self.factor > 0:
+            raise ValueError(f"gain factor must be > 0, got {self.factor}")
+
+    @property
+    def name(self):
+        return f"gain_{self.factor:g}"
+
+    def apply(self, clip, rng):
+        lut = np.clip(np.rint(np.arange(256) * self.factor), 0, 255).astype(np.uint8)
+        return clip.replace(frames=lut[clip.frames])
+
+
 class Chain(Perturbation):
     """Apply perturbations in order; each step gets its own seed derived from the chain's."""
 
@@ -288,6 +311,7 @@ _PATTERNS: list[tuple[str, str, Callable[..., Perturbation]]] = [
     (rf"noise_{_NUM}", "noise_<sigma>", lambda v: GaussianNoise(float(v))),
     (r"brightness_(-?\d+(?:\.\d+)?)", "brightness_<delta>", lambda v: BrightnessContrast(brightness=float(v))),
     (rf"contrast_{_NUM}", "contrast_<factor>", lambda v: BrightnessContrast(contrast=float(v))),
+    (rf"gain_{_NUM}", "gain_<factor>", lambda v: Gain(float(v))),
 ]
 
 # The robustness grid of the benchmark (issue 5) and a short version for --quick runs.
@@ -296,6 +320,29 @@ ROBUSTNESS_GRID = (
     "fps_half", "drop_0.25", "blur_1.5", "noise_8", "brightness_30", "contrast_0.7", "chain:crop_0.8+h264_crf30",
 )
 QUICK_GRID = ("none", "h264_crf23", "h264_crf40", "resize_0.5", "chain:crop_0.8+h264_crf30")
+
+# The attacks of the watermark benchmark, a short version, and those after which a mark must still be
+# detected at p < 1e-6 with TPR >= 0.99.
+WATERMARK_GRID = ("none", "h264_crf18", "h264_crf23", "h264_crf30", "h264_crf35", "h264_crf40", "resize_0.5",
+                  "crop_0.8", "fps_half", "gain_1.1", "gain_0.9", "blur_1", "chain:crop_0.8+h264_crf30")
+WATERMARK_QUICK_GRID = ("none", "h264_crf23", "h264_crf30", "h264_crf40", "resize_0.5", "crop_0.8", "fps_half",
+                        "gain_1.1", "gain_0.9", "blur_1", "chain:crop_0.8+h264_crf30")
+WATERMARK_TARGETS = ("h264_crf40", "resize_0.5", "crop_0.8", "fps_half", "gain_1.1", "gain_0.9", "blur_1",
+                     "chain:crop_0.8+h264_crf30")
+
+# Training augmentation: the distortions uploads go through, with the ranges an upload platform applies.
+AUGMENT_KINDS = ("compress", "resize", "crop")
+
+
+def draw(kind: str, rng: np.random.Generator) -> Perturbation:
+    """One random distortion of `kind` (see AUGMENT_KINDS)."""
+    if kind == "compress":
+        return H264(crf=int(rng.integers(28, 40)))
+    if kind == "resize":
+        return Resize(scale=float(rng.uniform(0.4, 0.8)))
+    if kind == "crop":
+        return CenterCrop(fraction=float(rng.uniform(0.6, 0.9)))
+    raise ValueError(f"unknown augmentation {kind!r}; valid: {list(AUGMENT_KINDS)}")
 
 
 def names() -> list[str]:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vidprov import Clip
-from vidprov.benchmarks import perturbations as P
+from vidprov import perturb as P
 
 
 def _clip(t=8, h=48, w=64, seed=0):
@@ -103,3 +103,22 @@ def test_unknown_and_bad_names():
     assert [p.name for p in P.parse_list("none, quick")][:3] == ["none", "none", "h264_crf23"]
     with pytest.raises(TypeError):
         P.get("none")(np.zeros((2, 4, 4, 3), np.uint8))
+
+
+def test_gain_scales_levels_and_is_named():
+    clip = _clip()
+    out = P.get("gain_1.1")(clip)
+    assert out.meta["perturbations"] == ["gain_1.1"]
+    np.testing.assert_array_equal(out.frames, np.clip(np.rint(clip.frames * 1.1), 0, 255).astype(np.uint8))
+    with pytest.raises(P.UnknownPerturbationError, match="gain factor must be > 0"):
+        P.get("gain_0")
+
+
+def test_watermark_attacks_and_augmentations_come_from_the_registry():
+    assert all(P.get(n).name == n for n in P.WATERMARK_GRID + P.WATERMARK_QUICK_GRID + P.WATERMARK_TARGETS)
+    rng = np.random.default_rng(0)
+    drawn = [P.draw(k, rng) for k in P.AUGMENT_KINDS for _ in range(5)]
+    assert {type(d) for d in drawn} == {P.H264, P.Resize, P.CenterCrop}
+    assert all(28 <= d.crf < 40 for d in drawn if isinstance(d, P.H264))
+    with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
+        P.draw("rotate", rng)

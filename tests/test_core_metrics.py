@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from vidprov.benchmarks import metrics as M
+from vidprov import metrics as M
 
 
 @pytest.fixture
