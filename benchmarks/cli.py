@@ -135,11 +135,11 @@ def bench_detector(
 
     from vidprov.benchmarks.clipstore import NormConfig
     from vidprov.benchmarks.harness import BenchConfig, run_benchmark
-    from vidprov.perturb import parse_list
     from vidprov.benchmarks.plugins import external as external_spec
     from vidprov.benchmarks.plugins import registered
     from vidprov.benchmarks.protocols import PROTOCOLS, family_of, subsample
     from vidprov.benchmarks.report import summary_table, write_outputs
+    from vidprov.perturb import parse_list
 
     torch.set_num_threads(max(1, threads))
     t0 = time.monotonic()

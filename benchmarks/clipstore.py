@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.atomic import atomic_write
-from vidprov.perturb import Perturbation
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
 from vidprov.io import read_video
 from vidprov.manifest import Manifest
 from vidprov.normalize import normalize
+from vidprov.perturb import Perturbation
 
 log = logging.getLogger(__name__)
 

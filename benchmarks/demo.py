@@ -26,10 +26,10 @@ def _demo_manifest(ctx) -> Manifest | None:
 def demo_step(ctx) -> None:
     from vidprov.benchmarks.clipstore import NormConfig
     from vidprov.benchmarks.harness import BenchConfig, run_benchmark
-    from vidprov.perturb import QUICK_GRID
     from vidprov.benchmarks.plugins import registered
     from vidprov.benchmarks.protocols import subsample
     from vidprov.benchmarks.report import summary_table, write_outputs
+    from vidprov.perturb import QUICK_GRID
 
     manifest = _demo_manifest(ctx)
     if manifest is None:

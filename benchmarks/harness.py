@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov import metrics as M
+from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
-from vidprov.perturb import ROBUSTNESS_GRID
-from vidprov.perturb import get as get_perturbation
 from vidprov.benchmarks.plugins import DetectorSpec
 from vidprov.benchmarks.protocols import NEGATIVE_HARD, Fold, binary_labels, build_folds, family_of
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
+from vidprov.perturb import ROBUSTNESS_GRID
+from vidprov.perturb import get as get_perturbation
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidprov.atomic import atomic_write as _atomic_write
 from vidprov import metrics as M
+from vidprov.atomic import atomic_write as _atomic_write
 from vidprov.benchmarks.harness import BenchResult
 
 MAIN_METRICS = ("roc_auc", "average_precision", "eer", "tpr_at_fpr_1pct", "tpr_at_fpr_0.1pct", "accuracy", "f1", "ece")

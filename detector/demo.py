@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from vidprov.perturb import H264
 from vidprov.errors import VidprovError
 from vidprov.io import read_video, write_video
+from vidprov.perturb import H264
 
 log = logging.getLogger(__name__)
 

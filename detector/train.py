@@ -136,8 +136,8 @@ def spacetime_oof(lum: np.ndarray, y: np.ndarray, groups: np.ndarray, params: di
 def crf35_scores(model, manifest: Manifest, spec: WindowSpec, read_short_side: int = 360) -> list[float]:
     """Clip scores after an H.264 CRF 35 re-encode. Clips are read at `read_short_side` (a typical
     served resolution; decoding 1080p clips whole would not fit memory) over the analysed span."""
-    from vidprov.perturb import H264
     from vidprov.io import read_video
+    from vidprov.perturb import H264
 
     out = []
     span = (spec.max_windows or 4) * spec.window_s + 0.5

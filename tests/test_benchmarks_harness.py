@@ -10,9 +10,9 @@ from vidprov import Clip, Manifest, write_video
 from vidprov.benchmarks import protocols as PR
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
 from vidprov.benchmarks.harness import BenchConfig, run_benchmark
-from vidprov.perturb import get
 from vidprov.benchmarks.plugins import DetectorSpec, ExternalCommand, ExternalDetectorError, registered
 from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+from vidprov.perturb import get
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
