@@ -48,8 +48,8 @@ def run_bench_scan(files=None, repeats: int = 3, model=None, out=None, console=N
 
     tmp = tempfile.TemporaryDirectory()
     paths = [Path(f) for f in files] if files else [default_clip(Path(tmp.name))]
-    scanner = Scanner(model, provenance=False)
-    serial = Scanner(scanner.detector, provenance=False, pipeline=False)  # same model, no decoding ahead
+    scanner = Scanner(model)
+    serial = Scanner(scanner.detector, pipeline=False)  # same model, no decoding ahead
     scanner.scan(paths[0])  # warm-up: model load, imports, first-call allocations
     rows = []
     for p in paths:

@@ -55,7 +55,7 @@ def scan_cmd(
     """Scan videos for signs of AI generation: P(generated), verdict, per-segment scores, drivers."""
     import pandas as pd
 
-    from vidprov.detector.scan import Scanner
+    from vidprov.provenance import Scanner
 
     files = expand_paths(paths)
     if not files:

@@ -51,7 +51,7 @@ def _reencoded(items, folder: Path, quick: bool) -> list[tuple[str, Path]]:
 def demo_step(ctx) -> None:
     from vidprov.detector.cli import print_table
     from vidprov.detector.persist import DetectorFileError
-    from vidprov.detector.scan import Scanner
+    from vidprov.provenance import Scanner
 
     try:
         scanner = Scanner(max_windows=4 if ctx.quick else 16)

@@ -61,7 +61,8 @@ class Segment:
 @dataclass
 class ScanReport:
     """What a scan found. p_generated is calibrated on held-out data; verdict applies the
-    detector's thresholds (likely generated >= threshold > uncertain >= real_below > likely real)."""
+    detector's thresholds (likely generated >= threshold > uncertain >= real_below > likely real).
+    provenance and provenance_verdict are filled by vidprov.provenance.Scanner (None here)."""
 
     path: str
     p_generated: float | None
@@ -91,49 +92,6 @@ def verdict_for(p: float, threshold: float, real_below: float) -> str:
     return UNCERTAIN
 
 
-def _provenance(src) -> dict[str, Any] | None:
-    """Watermark and C2PA findings from vidprov.watermark.verify, when that component provides it."""
-    if not isinstance(src, (str, os.PathLike)):
-        return None  # verify works on files (C2PA manifests live in the container)
-    try:
-        from vidprov import watermark
-    except ImportError:
-        return None
-    verify = getattr(watermark, "verify", None)
-    if verify is None:
-        return None
-    try:
-        rep = verify(src)
-    except VidprovError as exc:
-        return {"error": str(exc)}
-    data = rep.to_dict() if hasattr(rep, "to_dict") else dict(vars(rep))
-    return data
-
-
-def _combine(verdict: str, prov: dict[str, Any] | None) -> str | None:
-    """One provenance verdict from vidprov.watermark.verify's report and the detector's verdict.
-    Signed Content Credentials that declare AI generation, or a vidprov watermark, outrank the
-    statistical detector; their absence proves nothing (credentials and marks can be stripped)."""
-    if not prov:
-        return None
-    if "error" in prov:
-        return f"{verdict} (provenance check failed)"
-    c2pa = prov.get("c2pa") or {}
-    state = c2pa.get("state")
-    manifest = c2pa.get("manifest") or {}
-    ai_claim = "trainedAlgorithmicMedia" in str(manifest.get("digital_source_type", ""))
-    marked = bool((prov.get("watermark") or {}).get("detected")) or bool((prov.get("latent_watermark") or {}).get("detected"))
-    if state in ("Trusted", "Valid") and ai_claim:
-        return f"generated (Content Credentials from a{'' if state == 'Trusted' else 'n untrusted'} signer declare AI generation)"
-    if marked:
-        return "generated (vidprov watermark present)"
-    if state == "Invalid":
-        return f"{verdict} (Content Credentials present but invalid: tampered)"
-    if state in ("Trusted", "Valid"):
-        return f"{verdict} (signed Content Credentials without an AI-generation claim)"
-    return f"{verdict} (no Content Credentials or watermark found)"
-
-
 class Scanner:
     """Load a detector once, scan many clips.
 
@@ -149,7 +107,7 @@ class Scanner:
     """
 
     def __init__(self, model: str | os.PathLike | Any | None = None, *, threshold: float | None = None,
-                 max_windows: int = 16, explain: int = 5, provenance: bool = True, device: str | None = None,
+                 max_windows: int = 16, explain: int = 5, device: str | None = None,
                  limits: Limits = DEFAULT_LIMITS, workers: int = 1, pipeline: bool = True,
                  torch_threads: int | None = 1):
         from vidprov.detector.fused import load_detector
@@ -178,7 +136,6 @@ class Scanner:
         self.real_below = min(float(card.get("real_below", self.threshold / 2)), self.threshold)
         self.spec = replace(self.detector.spec, max_windows=max_windows)
         self.explain = explain
-        self.provenance = provenance
         self.limits = limits
         self.workers = max(1, workers)
         self.pipeline = pipeline
@@ -193,7 +150,7 @@ class Scanner:
         this one; windows arrive in runs of spec.chunk (one encode each). On the 2-core machine here
         this is ~6% faster than decoding everything first for the shipped default (~12% with one
         window per encode). Both threads share one interpreter lock; a decode worker *process* was
-        measured too (session 5) and gained only another 3%, because producing the windows (decode +
+        measured too and gained only another 3%, because producing the windows (decode +
         round-trip, ~1.5x a plain decode) is the longer of the two stages. Windows are independent, so
         scoring them in the batches that happen to be ready gives the same scores as all at once.
         """
@@ -276,14 +233,13 @@ class Scanner:
             for fname, contrib in s.drivers:
                 drivers[fname] = drivers.get(fname, 0.0) + contrib / len(scores)
         top = sorted(drivers.items(), key=lambda kv: -abs(kv[1]))[: self.explain]
-        prov = _provenance(src) if self.provenance else None
         return ScanReport(
             path=label, p_generated=p, verdict=verdict, threshold=self.threshold, real_below=self.real_below,
             segments=[Segment(s.start_s, s.end_s, s.p_generated) for s in scores],
             drivers=[{"feature": k, "log_odds": v, "towards": "generated" if v > 0 else "real"} for k, v in top],
             analysed_s=analysed, duration_s=duration,
             analysed_fraction=None if not duration else min(1.0, analysed / duration),
-            detector=self.name, provenance=prov, provenance_verdict=_combine(verdict, prov),
+            detector=self.name,
             elapsed_s=time.perf_counter() - t0,
         )
 

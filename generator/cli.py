@@ -37,7 +37,6 @@ def generate(
                                               help="Plant the latent (initial-noise) watermark, per-user key.")] = True,
 ) -> None:
     """Generate one clip from a text prompt (H.264 mp4 + JSON sidecar), watermarked and signed by default."""
-    from vidprov.generator.dataset import write_clip
     from vidprov.generator.models import FAMILIES
     from vidprov.generator.video_generator import load
 
@@ -50,6 +49,8 @@ def generate(
                                                              num_frames=frames, size=size)
     else:
         clip = gen(prompt, seed=seed, steps=steps, guidance=guidance, num_frames=frames, size=size)
+    from vidprov.provenance import write_clip
+
     meta = write_clip(clip, out, mark=mark, sign=sign)
     if as_json:
         print(json.dumps(meta, indent=2))
@@ -84,10 +85,11 @@ def generate_dataset(
     from vidprov.generator.dataset import generate_dataset as run
     from vidprov.generator.dataset import make_plan, read_prompts
     from vidprov.manifest import Manifest
+    from vidprov.provenance import write_clip
 
     plan = make_plan(n, _csv(models), _csv(steps, int), _csv(guidance, float), read_prompts(prompts), seed)
     real_manifest = (Manifest.read(data) if data else Manifest.from_shared()) if real else None
-    m = run(out, plan, device=device, real_manifest=real_manifest, mark=mark, sign=sign)
+    m = run(out, plan, write_clip=write_clip, device=device, real_manifest=real_manifest, mark=mark, sign=sign)
     console.print(f"{len(m)} clips ({m.df['label'].value_counts().to_dict()}) -> {out / 'manifest.csv'}")
 
 

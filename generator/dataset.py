@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -78,47 +77,17 @@ def make_plan(n: int, models: list[str], steps: list[int], guidance: list[float]
     return plan
 
 
-def write_clip(clip, out_mp4: Path, *, mark: bool = False, sign: bool = False) -> dict:
-    """mp4 + JSON sidecar (metadata), both atomic; returns the sidecar's content.
+# write_clip(clip, out_mp4, *, mark, sign) -> sidecar dict: writes the mp4 and its JSON sidecar
+# (vidprov.provenance.write_clip, which also marks and signs).
+ClipWriter = Callable[..., dict]
 
-    mark: embed vidprov's pixel watermark with the per-user default key; sign: attach a C2PA manifest
-    (trainedAlgorithmicMedia, model, checkpoint hash, prompt hash, seed, and the watermark's soft binding).
-    """
 
-    from vidprov.io import write_video
+def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, write_clip: ClipWriter,
+                     device: str | None = None, real_manifest=None, progress: bool = True, mark: bool = True,
+                     sign: bool = True):
+    """Run the plan into OUT (generated/<model>/NNNNN.mp4 + .json), then OUT/manifest.csv.
 
-    out_mp4.parent.mkdir(parents=True, exist_ok=True)
-    extra = {}
-    if mark:
-        from vidprov.watermark.keys import default_key
-        from vidprov.watermark.pixel import WatermarkError, embed
-
-        key = default_key()
-        try:
-            clip = embed(clip, key, None)
-            extra = {"watermark_key_id": key.key_id, "watermark_payload": clip.meta["watermark_payload"]}
-        except WatermarkError as exc:  # frames smaller than the watermark's tile: sign only
-            log.warning("%s: not watermarked (%s)", out_mp4.name, exc)
-            mark = False
-    if sign:
-        from vidprov.watermark.credentials import Claims
-        from vidprov.watermark.credentials import sign as c2pa_sign
-
-        claims = Claims(model=str(clip.meta.get("model", "")), checkpoint_sha256=str(clip.meta.get("checkpoint_hash", "")),
-                        prompt=clip.meta.get("prompt"), seed=clip.meta.get("seed"), **extra)
-        with tempfile.TemporaryDirectory(dir=out_mp4.parent, prefix=".generate.") as tmp:
-            plain = write_video(clip, Path(tmp) / "clip.mp4")
-            c2pa_sign(plain, out_mp4, claims)  # atomic into place
-    else:
-        write_video(clip, out_mp4)
-    meta = {k: v for k, v in clip.meta.items() if isinstance(v, (str, int, float, bool, type(None)))}
-    meta.update(fps=clip.fps, frames=clip.num_frames, height=clip.height, width=clip.width, file=out_mp4.name,
-                watermarked=mark, signed=sign)
-    _atomic_json(out_mp4.with_suffix(".json"), meta)
-    return meta
-def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: str | None = None,
-                     real_manifest=None, progress: bool = True, mark: bool = True, sign: bool = True):
-    """Run the plan into OUT (generated/<model>/NNNNN.mp4 + .json), then OUT/manifest.csv."""
+    Generated clips are written with write_clip(..., mark=mark, sign=sign); real ones plain."""
     from tqdm import tqdm
 
     from vidprov.generator.video_generator import load
@@ -140,13 +109,14 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: st
                      "seed": item.seed, "steps": item.steps, "guidance": item.guidance,
                      "checkpoint_hash": meta.get("checkpoint_hash", "")})
     if real_manifest is not None:
-        rows += _matching_real(out, plan, real_manifest, progress=progress)
+        rows += _matching_real(out, plan, real_manifest, write_clip, progress=progress)
     manifest = Manifest(pd.DataFrame(rows), root=out)
     manifest.write(out / "manifest.csv")
     return manifest
 
 
-def _matching_real(out: Path, plan: list[ClipPlan], manifest, *, progress: bool) -> list[dict]:
+def _matching_real(out: Path, plan: list[ClipPlan], manifest, write_clip: ClipWriter, *,
+                   progress: bool) -> list[dict]:
     """One real clip per source group the prompts came from, normalised to the generated clips' format."""
     from tqdm import tqdm
 
@@ -164,7 +134,8 @@ def _matching_real(out: Path, plan: list[ClipPlan], manifest, *, progress: bool)
         mp4 = out / "real" / f"{g}.mp4"
         if not mp4.exists():
             clip = read_video(sub.abspath(row), max_frames=400)
-            write_clip(normalize(clip, size=64, fps=8.0, num_frames=17, crf=None).replace(group=g), mp4)
+            write_clip(normalize(clip, size=64, fps=8.0, num_frames=17, crf=None).replace(group=g), mp4,
+                       mark=False, sign=False)
         rows.append({"path": str(mp4.relative_to(out)), "label": "real", "generator": "", "group": g,
                      "prompt": "", "seed": None, "steps": None, "guidance": None, "checkpoint_hash": ""})
     return rows

@@ -13,9 +13,9 @@ PROMPTS = ["cars on a road from a static traffic camera", "a person signing with
 
 
 def demo_step(ctx) -> None:
-    from vidprov.generator.dataset import write_clip
     from vidprov.generator.video_generator import ModelNotFoundError, load
     from vidprov.generator.viz import save_grid
+    from vidprov.provenance import write_clip
 
     out = ctx.out / "generated"
     per_family = 1 if ctx.quick else len(PROMPTS)

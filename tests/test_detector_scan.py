@@ -58,7 +58,7 @@ def test_verdict_bands():
 
 def test_scan_every_source_kind(model_dir, videos):
     folder, real = videos
-    scanner = Scanner(model_dir, max_windows=8, provenance=False)
+    scanner = Scanner(model_dir, max_windows=8)
     path = folder / "real.mp4"
     by_path = scanner.scan(path)
     by_bytes = scanner.scan(path.read_bytes())
@@ -78,14 +78,14 @@ def test_scan_every_source_kind(model_dir, videos):
 def test_long_clip_is_sampled_with_bounded_windows(model_dir, videos):
     _, real = videos
     long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)  # 12 s
-    rep = Scanner(model_dir, max_windows=3, provenance=False).scan(long_clip)
+    rep = Scanner(model_dir, max_windows=3).scan(long_clip)
     assert len(rep.segments) == 3 and rep.segments[-1].end_s == pytest.approx(12.0)
     assert rep.analysed_fraction == pytest.approx(0.25)
 
 
 def test_scan_many_reports_errors_and_is_thread_safe(model_dir, videos):
     folder, _ = videos
-    scanner = Scanner(model_dir, provenance=False)
+    scanner = Scanner(model_dir)
     files = [str(folder / n) for n in ("real.mp4", "broken.mp4", "gen.mp4", "missing.mp4")] * 2
     reports = list(scanner.scan_many(files, workers=3))
     assert len(reports) == len(files)
@@ -107,14 +107,14 @@ def test_pipelined_scan_matches_serial_scan(model_dir, videos):
     folder, real = videos
     long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)
     for src in (str(folder / "gen.mp4"), long_clip):
-        a = Scanner(model_dir, provenance=False, pipeline=True).scan(src)
-        b = Scanner(model_dir, provenance=False, pipeline=False).scan(src)
+        a = Scanner(model_dir, pipeline=True).scan(src)
+        b = Scanner(model_dir, pipeline=False).scan(src)
         assert a.p_generated == b.p_generated
         assert [(s.start_s, s.p_generated) for s in a.segments] == [(s.start_s, s.p_generated) for s in b.segments]
 
 
 def test_pipeline_hands_on_decode_errors_and_stops_on_scoring_errors(model_dir, videos):
-    scanner = Scanner(model_dir, provenance=False)
+    scanner = Scanner(model_dir)
     good = list(scanner._windows(videos[1], None, None))
 
     def breaks_off():
@@ -137,15 +137,18 @@ def test_pipeline_hands_on_decode_errors_and_stops_on_scoring_errors(model_dir, 
 
 def test_bad_input_raises_vidprov_error(model_dir):
     with pytest.raises(vidprov.VidprovError):
-        Scanner(model_dir, provenance=False).scan(io.BytesIO(b"garbage"))
+        Scanner(model_dir).scan(io.BytesIO(b"garbage"))
     with pytest.raises(vidprov.VidprovError, match="no trained detector"):
         Scanner(model_dir / "nothing")
 
 
 def test_package_root_exposes_scan_api():
+    from vidprov import provenance
     from vidprov.detector import scan as scan_module
 
-    assert vidprov.Scanner is scan_module.Scanner and vidprov.ScanReport is scan_module.ScanReport
+    # The public Scanner is the detector's, with the file's provenance added on top.
+    assert vidprov.Scanner is provenance.Scanner and issubclass(vidprov.Scanner, scan_module.Scanner)
+    assert vidprov.ScanReport is scan_module.ScanReport and vidprov.verify is provenance.verify
 
 
 def test_cli_scan_json_csv_and_exit_code(model_dir, videos, tmp_path):
@@ -175,20 +178,23 @@ def test_expand_paths_walks_directories(tmp_path):
 
 
 def test_provenance_combined_into_one_verdict(model_dir, videos):
-    from vidprov.detector.scan import _combine
+    from vidprov.provenance import sentence
+    from vidprov.watermark.credentials import TRAINED_ALGORITHMIC_MEDIA, C2paState
 
-    ai = {"c2pa": {"state": "Valid", "manifest": {"digital_source_type": "http://cv.iptc.org/newscodes/"
-                                                  "digitalsourcetype/trainedAlgorithmicMedia"}}, "watermark": None}
-    assert _combine(LIKELY_REAL, ai).startswith("generated (Content Credentials")
-    marked = {"c2pa": {"state": None}, "watermark": {"detected": True}}
-    assert _combine(UNCERTAIN, marked) == "generated (vidprov watermark present)"
-    assert "tampered" in _combine(LIKELY_REAL, {"c2pa": {"state": "Invalid"}})
-    assert _combine(LIKELY_REAL, None) is None
+    ai = C2paState("Valid", [], {"digital_source_type": TRAINED_ALGORITHMIC_MEDIA})
+    absent = C2paState("absent", [], None)
+    assert sentence(ai, False, LIKELY_REAL).startswith("generated (Content Credentials from an untrusted signer")
+    assert sentence(absent, True, UNCERTAIN) == "generated (vidprov watermark present)"
+    assert "tampered" in sentence(C2paState("Invalid", [], None), False, LIKELY_REAL)
+    assert sentence(absent, False, LIKELY_REAL) == f"{LIKELY_REAL} (no Content Credentials or watermark found)"
+    assert sentence(ai, False).startswith("AI-generated: signed by an untrusted signer")  # verify()'s finding
     folder, _ = videos
-    pytest.importorskip("vidprov.watermark.provenance")
-    rep = Scanner(model_dir, provenance=True).scan(folder / "real.mp4")
+    rep = vidprov.Scanner(model_dir, provenance=True).scan(folder / "real.mp4")
     assert rep.provenance is not None and "c2pa" in rep.provenance
     assert rep.provenance_verdict.startswith(rep.verdict)
+    plain = vidprov.Scanner(model_dir, provenance=False).scan(folder / "real.mp4")
+    assert plain.provenance is None and plain.provenance_verdict is None
+    assert Scanner(model_dir).scan(folder / "real.mp4").provenance is None  # the detector alone
 
 
 @pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped default detector weights")

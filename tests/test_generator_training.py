@@ -166,6 +166,7 @@ def test_generate_dataset_is_resumable_and_writes_a_manifest(tmp_path):
     from vidprov.generator.dataset import generate_dataset, make_plan
     from vidprov.generator.export import build_random_pipeline, save_pipeline
     from vidprov.manifest import Manifest
+    from vidprov.provenance import write_clip
 
     model = tmp_path / "tiny"
     torch.manual_seed(0)
@@ -177,9 +178,9 @@ def test_generate_dataset_is_resumable_and_writes_a_manifest(tmp_path):
     plan = make_plan(3, [str(model)], [2, 3], [1.0], prompts, seed=10)
     assert [p.steps for p in plan] == [2, 2, 3] and [p.seed for p in plan] == [10, 11, 12]
     out = tmp_path / "ds"
-    m = generate_dataset(out, plan[:2], device="cpu", progress=False)
+    m = generate_dataset(out, plan[:2], write_clip=write_clip, device="cpu", progress=False)
     first = (out / m.df["path"][0]).stat().st_mtime_ns
-    m = generate_dataset(out, plan, device="cpu", progress=False)  # resumes: only clip 2 is new
+    m = generate_dataset(out, plan, write_clip=write_clip, device="cpu", progress=False)  # resumes: only clip 2 is new
     assert (out / m.df["path"][0]).stat().st_mtime_ns == first
     m2 = Manifest.read(out / "manifest.csv")
     assert len(m2) == 3 and set(m2.df["label"]) == {"generated"}

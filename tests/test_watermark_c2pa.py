@@ -8,7 +8,8 @@ import pytest
 
 import vidprov
 from vidprov.errors import VidprovError
-from vidprov.watermark import certs, credentials, embed, sign, verify
+from vidprov.provenance import verify
+from vidprov.watermark import certs, credentials, embed, sign
 from vidprov.watermark.keys import as_key
 
 KEY = "c2pa-test-key"

@@ -6,7 +6,8 @@ import torch
 
 import vidprov
 import vidprov.generator
-from vidprov.watermark import credentials, latent, verify
+from vidprov.provenance import verify
+from vidprov.watermark import credentials, latent
 
 S2 = 0.25
 

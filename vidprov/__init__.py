@@ -16,14 +16,14 @@ from vidprov.normalize import normalize
 
 __version__ = "0.1.0"
 
-# The product-level entry points live in their components; resolve them lazily so that
+# The product-level entry points live in the layers above core; resolve them lazily so that
 # `import vidprov` stays light (no torch/diffusers until they are used).
 _LAZY = {
-    "scan": ("vidprov.detector.scan", "scan"),
-    "Scanner": ("vidprov.detector.scan", "Scanner"),
-    "ScanReport": ("vidprov.detector.scan", "ScanReport"),
+    "scan": ("vidprov.provenance", "scan"),
+    "Scanner": ("vidprov.provenance", "Scanner"),
+    "ScanReport": ("vidprov.provenance", "ScanReport"),
     "generate": ("vidprov.generator", "generate"),
-    "verify": ("vidprov.watermark", "verify"),
+    "verify": ("vidprov.provenance", "verify"),
 }
 
 

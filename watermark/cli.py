@@ -85,8 +85,8 @@ def sign_cmd(
 ) -> None:
     """Sign a file with Content Credentials (C2PA): created by a trained algorithm, with a soft binding
     to the vidprov watermark found in it (if any)."""
+    from vidprov.provenance import IMAGE_SUFFIXES, detect_any
     from vidprov.watermark import credentials
-    from vidprov.watermark.provenance import IMAGE_SUFFIXES, detect_any
 
     claims = credentials.Claims(generator=generator, generator_version=generator_version, model=model,
                                 checkpoint_sha256=checkpoint_sha256, prompt=prompt, seed=seed)
@@ -111,7 +111,7 @@ def verify_cmd(
     latent_model: Annotated[str, typer.Option(help="Generator whose latent watermark to test: auto (from the manifest), wan, ltx, none.")] = "auto",
 ) -> None:
     """Every provenance layer of a file: C2PA state, pixel watermark, latent watermark, and a finding."""
-    from vidprov.watermark.provenance import verify
+    from vidprov.provenance import verify
 
     report = verify(src, keys=key or [], trust=trust or [], max_frames=max_frames,
                     latent_model=None if latent_model == "none" else latent_model)

@@ -10,9 +10,9 @@ from rich.table import Table
 
 import vidprov
 from vidprov.errors import VidprovError
+from vidprov.provenance import protect, verify
 from vidprov.watermark import credentials
 from vidprov.watermark.keys import default_key
-from vidprov.watermark.provenance import protect, verify
 
 log = logging.getLogger(__name__)
 
