@@ -24,11 +24,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+import vidprov.generator  # noqa: F401  (registers the shipped VAE families that vae_family names)
 from vidprov.clip import Clip
 from vidprov.detector.base import ClipDetector
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.errors import VidprovError
+from vidprov.vae import load_vae
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +220,7 @@ class ReconstructionError(_Calibrated1D):
     """Training-free: how well vidprov's VAE reconstructs the clip (lower error -> generated).
 
     vae: any object with reconstruct(clip) -> Clip (e.g. DiffusersVAE); when None, the VAE of
-    `vae_family` is loaded through vidprov.generator.load_vae at first use.
+    `vae_family` is loaded through vidprov.vae.load_vae at first use.
     raw score = log mean per-frame reconstruction error.
     """
 
@@ -237,10 +239,6 @@ class ReconstructionError(_Calibrated1D):
         if self.vae is not None:
             return self.vae
         if getattr(self, "_loaded_vae", None) is None:
-            try:
-                from vidprov.generator import load_vae
-            except ImportError as exc:
-                raise BaselineError("aeroblade needs vidprov.generator.load_vae (generator not installed)") from exc
             try:
                 self._loaded_vae = load_vae(self.vae_family, device=self.device)
             except VidprovError:

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import vidprov.generator  # noqa: F401  (registers the shipped VAE families --vae-family names)
+
 console = Console()
 
 

@@ -3,7 +3,8 @@
 A clip decoded by a latent generator lies close to the decoder's output manifold, so an
 autoencoder of the same kind reconstructs it with less error than camera footage (the idea of
 autoencoder-reconstruction detectors). The VAE is any object with `reconstruct(clip) -> Clip`;
-vidprov's own come from `vidprov.generator.load_vae(family)` when that component is installed.
+vidprov's own come from vidprov.vae.load_vae (family names resolve once vidprov.generator, which
+registers its shipped weights, has been imported).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from vidprov import vae
 from vidprov.clip import Clip
 from vidprov.detector.temporal import EPS, luma
+from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +68,16 @@ def latent_features(clip: Clip, reconstruct: Reconstruct, scales: Sequence[float
 
 
 def load_vae(family: str | None = None, device: str | None = None):
-    """vidprov's own VAE handle of `family` (first available if None; has .family, .reconstruct and
-    .fingerprint), or None when the generator component or its weights are missing: the latent family
-    is then left out, never faked."""
-    try:
-        from vidprov import generator
-    except ImportError:
-        return None
-    loader = getattr(generator, "load_vae", None)
-    if loader is None:
-        return None
+    """The VAE handle (vidprov.vae) of `family` (a registered family name or a VAE folder; the first
+    available of wan, ltx if None), or None when none can be loaded: the latent family is then left
+    out, never faked."""
     if device is None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     for fam in [family] if family else ["wan", "ltx"]:  # vidprov's two video VAE families
         try:
-            vae = loader(fam, device=device)
-        except Exception as exc:  # weights absent or a broken install: detection goes on without it
+            return vae.load_vae(fam, device=device)
+        except (VidprovError, OSError, ValueError) as exc:  # weights absent or unreadable: go on without them
             log.info("VAE %s unavailable: %s", fam, exc)
-            continue
-        return vae
     return None

@@ -3,7 +3,7 @@
     gen = vidprov.generator.load()                 # the default family (DEFAULT_MODEL, "ltx"); or "wan", or a diffusers pipeline folder
     clip = gen("cars on a street at night", seed=0)  # a Clip with generation metadata
     clip = vidprov.generator.generate("a person signing", model="ltx", seed=1)
-    vae = vidprov.generator.load_vae("ltx"); z = vae.encode(clip); rec = vae.reconstruct(clip)
+    vae = vidprov.vae.load_vae("ltx"); z = vae.encode(clip); rec = vae.reconstruct(clip)  # once this is imported
 
 See video_generator.py for the interface a latent watermark uses (initial noise, prompt encoding,
 velocity prediction, latent encode/decode). Heavy imports (torch, diffusers) happen on first use.
@@ -11,10 +11,21 @@ velocity prediction, latent encode/decode). Heavy imports (torch, diffusers) hap
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from vidprov.generator.models import FAMILIES
+from vidprov.vae import register_family
+
 # `vidprov generate` and load() use this family unless told otherwise: ltx's VAE reaches the 26 dB target
 # (27.1 dB vs wan's 23.4), its latent watermark AUC 1.0 (wan 0.90), and it samples in about half wan's time
 # (benchmarks/RESULTS.md, "Generator").
 DEFAULT_MODEL = "ltx"
+
+# The shipped weights: generator/weights/<family>, a diffusers pipeline folder each. Registering them
+# lets vidprov.vae.load_vae("ltx") find the family's VAE.
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+for _family in FAMILIES:
+    register_family(_family, WEIGHTS_DIR / _family)
 
 _LAZY = {
     "VideoGenerator": "vidprov.generator.video_generator",
@@ -22,10 +33,6 @@ _LAZY = {
     "generate": "vidprov.generator.video_generator",
     "ModelNotFoundError": "vidprov.generator.video_generator",
     "GenerationError": "vidprov.generator.video_generator",
-    "WEIGHTS_DIR": "vidprov.generator.video_generator",
-    "load_vae": "vidprov.generator.vae",
-    "VAEHandle": "vidprov.generator.vae",
-    "FAMILIES": "vidprov.generator.models",
 }
 
 
@@ -37,4 +44,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'vidprov.generator' has no attribute {name!r}")
 
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "DEFAULT_MODEL", "FAMILIES", "WEIGHTS_DIR"])

@@ -34,9 +34,9 @@ def evaluate(path: Path, *, n_samples: int = 24, steps: int = 20, guidance: floa
     from vidprov.clip import Clip
     from vidprov.generator import metrics
     from vidprov.generator.train_vae import psnr
-    from vidprov.generator.vae import load_vae
     from vidprov.generator.video_generator import VideoGenerator
     from vidprov.generator.viz import save_grid
+    from vidprov.vae import load_vae
 
     held, train = heldout_crops(data=data)
     vae = load_vae(path)

@@ -158,17 +158,3 @@ class CropSampler:
         rng = np.random.default_rng(seed)
         idx = [i % len(self.clips) for i in range(n)]
         return np.stack([self.crop(i, rng) for i in idx]), [self.clips[i].caption for i in idx]
-
-
-def to_tensor(frames: np.ndarray, device="cpu"):
-    """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
-    import torch
-
-    x = torch.tensor(frames, device=device)  # a copy: Clip frames are read-only views
-    return x.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
-
-
-def to_uint8(x) -> np.ndarray:
-    """float (B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3)."""
-    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(dtype=__import__("torch").uint8)
-    return y.permute(0, 2, 3, 4, 1).cpu().numpy()

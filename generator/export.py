@@ -57,11 +57,8 @@ def _vae_from_folder(family: str, folder: Path):
     and the training record of that VAE from the pipeline's metrics.json, in checkpoint form for the card."""
     from diffusers import AutoencoderKLLTXVideo, AutoencoderKLWan
 
-    from vidprov.generator.video_generator import _fp32_loading
-
     cls = AutoencoderKLWan if family == "wan" else AutoencoderKLLTXVideo
-    with _fp32_loading():
-        vae = cls.from_pretrained(folder).float()
+    vae = cls.from_pretrained(folder).float()
     metrics = folder.parent / "metrics.json"
     rec = json.loads(metrics.read_text()).get("vae", {}) if metrics.exists() else {}
     if not rec:

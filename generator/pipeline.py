@@ -6,9 +6,9 @@ same prompt encoding, latent layout and timestep scale, so they all go through t
 normalised latent (B, C, t, h, w) at a timestep on the 0-1000 scale), and `assemble` (modules ->
 diffusers pipeline, saved and loaded with save_pretrained/from_pretrained).
 
-Latents are normalised per channel with statistics stored in the VAE itself (Wan: config
-latents_mean/latents_std; LTX: the latents_mean/latents_std buffers), which is where the diffusers
-pipelines read them from when decoding.
+Latents are normalised per channel with statistics stored in the VAE itself (set_latent_stats here;
+vidprov.vae reads them, and encodes and decodes), which is where the diffusers pipelines read them from
+when decoding.
 """
 
 from __future__ import annotations
@@ -90,27 +90,3 @@ def set_latent_stats(vae, family: str, mean: torch.Tensor, std: torch.Tensor) ->
     else:
         vae.latents_mean.copy_(mean)
         vae.latents_std.copy_(std)
-
-
-def get_latent_stats(vae, family: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if family == "wan":
-        return torch.tensor(vae.config.latents_mean), torch.tensor(vae.config.latents_std)
-    return vae.latents_mean.detach().cpu().clone(), vae.latents_std.detach().cpu().clone()
-
-
-@torch.no_grad()
-def encode_latents(vae, family: str, x: torch.Tensor) -> torch.Tensor:
-    """Pixels (B, 3, T, H, W) in [-1, 1] -> normalised latents (posterior mode)."""
-    z = vae.encode(x.to(vae.device, vae.dtype)).latent_dist.mode()
-    mean, std = get_latent_stats(vae, family)
-    shape = (1, -1, 1, 1, 1)
-    return (z - mean.view(shape).to(z)) / std.view(shape).to(z)
-
-
-@torch.no_grad()
-def decode_latents(vae, family: str, latents: torch.Tensor) -> torch.Tensor:
-    """Normalised latents -> pixels (B, 3, T, H, W) in [-1, 1]."""
-    mean, std = get_latent_stats(vae, family)
-    shape = (1, -1, 1, 1, 1)
-    z = latents.to(vae.device, vae.dtype) * std.view(shape).to(vae.device, vae.dtype) + mean.view(shape).to(vae.device, vae.dtype)
-    return vae.decode(z).sample

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vidprov.generator import checkpoint, distributed, pipeline
-from vidprov.generator.data import CacheConfig, CropSampler, build_cache, load_captions, to_tensor
+from vidprov.generator.data import CacheConfig, CropSampler, build_cache, load_captions
 from vidprov.generator.models import (
     DiTConfig,
     TextConfig,
@@ -33,6 +33,7 @@ from vidprov.generator.models import (
 )
 from vidprov.generator.text import build_text_encoder, build_tokenizer
 from vidprov.generator.train_vae import load_manifest
+from vidprov.vae import get_latent_stats, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,8 @@ def load_vae(cfg: DiTTrainConfig):
     if vae_dir:
         from diffusers import AutoencoderKLLTXVideo, AutoencoderKLWan
 
-        from vidprov.generator.video_generator import _fp32_loading
-
         cls = AutoencoderKLWan if cfg.family == "wan" else AutoencoderKLLTXVideo
-        with _fp32_loading():
-            return cls.from_pretrained(vae_dir).float()
+        return cls.from_pretrained(vae_dir).float()
     state = checkpoint.load(cfg.vae_ckpt)
     if state is None:
         raise FileNotFoundError(f"no VAE checkpoint at {cfg.vae_ckpt}")
@@ -198,7 +196,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     if cfg.init_from:
         # Continuing a shipped model: keep the normalisation its transformer was trained with (and record
         # it in the cache, which is where export reads it from).
-        cache["mean"], cache["std"] = pipeline.get_latent_stats(vae, cfg.family)
+        cache["mean"], cache["std"] = get_latent_stats(vae, cfg.family)
         if dist.main:
             torch.save(cache, out / "latents.pt")
     pipeline.set_latent_stats(vae, cfg.family, cache["mean"], cache["std"])
@@ -214,10 +212,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     if cfg.init_from and state is None:
         from diffusers import DiffusionPipeline
 
-        from vidprov.generator.video_generator import _fp32_loading
-
-        with _fp32_loading():
-            loaded = DiffusionPipeline.from_pretrained(cfg.init_from)
+        loaded = DiffusionPipeline.from_pretrained(cfg.init_from)
         loaded.to(dtype=torch.float32)  # shipped weights are float16 on disk; train in float32
         tokenizer, text_encoder, transformer = loaded.tokenizer, loaded.text_encoder, loaded.transformer
         cfg.dit, cfg.text = configs_of(cfg.family, transformer, text_encoder, tokenizer)

@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from vidprov.generator import checkpoint, distributed
-from vidprov.generator.data import CacheConfig, CropSampler, build_cache, to_tensor, to_uint8
+from vidprov.generator.data import CacheConfig, CropSampler, build_cache
 from vidprov.generator.models import VAEConfig, build_vae, check_family, default_vae_config
+from vidprov.vae import to_tensor, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         cfg.vae = VAEConfig(**state["config"]["vae"])
     vae = build_vae(cfg.vae)
     if state is None and cfg.init_from:
-        from vidprov.generator.video_generator import _fp32_loading
-
-        with _fp32_loading():
-            vae = type(vae).from_pretrained(cfg.init_from).float()
+        vae = type(vae).from_pretrained(cfg.init_from).float()
         cfg.vae = vae_config_of(vae, cfg.family)
     vae.to(dist.device)
     if cfg.freeze_encoder:

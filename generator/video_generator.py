@@ -30,12 +30,12 @@ import torch
 
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
-from vidprov.generator import DEFAULT_MODEL, pipeline
+from vidprov.generator import DEFAULT_MODEL, WEIGHTS_DIR, pipeline
 from vidprov.generator.models import FAMILIES
+from vidprov.vae import VAEHandle, decode_latents
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).with_name("weights")
 DEFAULTS = {"size": 64, "num_frames": 17, "fps": pipeline.FPS, "max_tokens": pipeline.MAX_TOKENS}
 
 
@@ -66,36 +66,6 @@ def checkpoint_hash(path: Path) -> str:
         h.update(str(f.relative_to(path)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def _fp32_loading():
-    """Without `accelerate`, diffusers refuses to load models that list modules to keep in float32
-    (WanTransformer3DModel). That list only matters when loading in lower precision; we load in float32,
-    so it is switched off for the duration of the load."""
-    import importlib.util
-
-    if importlib.util.find_spec("accelerate") is not None:
-        yield
-        return
-    from diffusers.models.modeling_utils import ModelMixin
-
-    patched = [c for c in _subclasses(ModelMixin) if c.__dict__.get("_keep_in_fp32_modules")]
-    saved = {c: c.__dict__["_keep_in_fp32_modules"] for c in patched}
-    try:
-        for c in patched:
-            c._keep_in_fp32_modules = None
-        yield
-    finally:
-        for c, v in saved.items():
-            c._keep_in_fp32_modules = v
-
-
-def _subclasses(cls) -> list[type]:
-    out = []
-    for sub in cls.__subclasses__():
-        out += [sub, *_subclasses(sub)]
-    return out
 
 
 def default_device() -> torch.device:
@@ -149,10 +119,9 @@ class VideoGenerator:
         if dtype is None:
             dtype = torch.bfloat16 if device.type == "cuda" and path.parent != WEIGHTS_DIR else torch.float32
         try:
-            with _fp32_loading():
-                # No dtype here: weights load into float32 modules whatever their stored dtype (the shipped
-                # ones are float16 on disk); the cast to bf16 on GPUs happens afterwards.
-                pipe = DiffusionPipeline.from_pretrained(path)
+            # No dtype here: weights load into float32 modules whatever their stored dtype (the shipped
+            # ones are float16 on disk); the cast to bf16 on GPUs happens afterwards.
+            pipe = DiffusionPipeline.from_pretrained(path)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelNotFoundError(f"{path}: cannot load the pipeline ({exc})") from exc
         pipe.to(device=device, dtype=dtype)
@@ -225,13 +194,9 @@ class VideoGenerator:
         return torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(seed)), dtype=torch.float32)
 
     def encode_latents(self, clip: Clip) -> torch.Tensor:
-        from vidprov.generator.vae import VAEHandle
-
         return VAEHandle(self.vae, self.family).encode(clip)
 
     def decode_latents(self, latents: torch.Tensor, fps: float | None = None) -> Clip:
-        from vidprov.generator.vae import VAEHandle
-
         with self._decode_precision():
             return VAEHandle(self.vae, self.family, fps=fps or self.fps).decode(latents)
 
@@ -367,7 +332,7 @@ class VideoGenerator:
                 v_cond, v_uncond = v.chunk(2)
                 v = v_uncond + guidance * (v_cond - v_uncond)
             x = pipe.scheduler.step(v, t, x, return_dict=False)[0]
-        video = pipeline.decode_latents(self.vae, "wan", x)
+        video = decode_latents(self.vae, "wan", x)
         return pipe.video_processor.postprocess_video(video, output_type="np")[0]
 
 

@@ -150,6 +150,7 @@ def test_extract_families_and_exclusion():
 
 
 def test_load_vae_is_optional():
+    import vidprov.generator  # noqa: F401  (registers the shipped families)
     from vidprov.detector.latent import load_vae
 
     found = load_vae()

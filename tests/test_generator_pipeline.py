@@ -11,7 +11,6 @@ import torch
 from vidprov.clip import Clip
 from vidprov.generator.export import build_random_pipeline, save_pipeline
 from vidprov.generator.models import DiTConfig, TextConfig, VAEConfig
-from vidprov.generator.vae import load_vae
 from vidprov.generator.video_generator import (
     GenerationError,
     ModelNotFoundError,
@@ -19,6 +18,7 @@ from vidprov.generator.video_generator import (
     resolve_model,
 )
 from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+from vidprov.vae import VAENotFoundError, load_vae
 
 FAMILIES = ["wan", "ltx"]
 
@@ -129,7 +129,7 @@ def test_unknown_models_are_refused(tmp_path):
         resolve_model(tmp_path)
     with pytest.raises(ModelNotFoundError):
         VideoGenerator.load(tmp_path / "nope")
-    with pytest.raises(ModelNotFoundError):
+    with pytest.raises(VAENotFoundError, match="no VAE found"):
         load_vae(tmp_path)
 
 

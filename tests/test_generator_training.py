@@ -96,7 +96,7 @@ def test_vae_and_transformer_train_resume_and_export(family, data_dir, tmp_path)
     cfg.out, cfg.init_from, cfg.steps, cfg.dit, cfg.text = str(tmp_path / "dit2"), str(out), 1, None, None
     s = train_dit(cfg)
     assert s["step"] == 1
-    from vidprov.generator.pipeline import get_latent_stats
+    from vidprov.vae import get_latent_stats
 
     state = torch.load(tmp_path / "dit2" / "ckpt.pt", weights_only=False)
     assert state["config"]["init_from"] == str(out)

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import vidprov.generator  # noqa: F401  (registers the shipped VAE families a latent-feature detector names)
 from vidprov.atomic import atomic_write_json
 from vidprov.detector import scan as detector_scan
 from vidprov.detector.scan import ScanReport
