@@ -70,11 +70,11 @@ def scan_cmd(
             reports.append(r)
     reports.sort(key=lambda r: order.get(r.path, 0))
     if csv is not None:
-        from vidprov.detector.persist import _atomic_write
+        from vidprov.atomic import atomic_write
 
         csv.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(_csv_rows(reports))
-        _atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False))
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in reports], indent=2) + "\n")
     else:

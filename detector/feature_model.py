@@ -131,7 +131,7 @@ class FeatureDetector(WindowedDetector):
         raise ValueError(f"classifier must be 'gb' or 'logreg', got {self.classifier!r}")
 
     @staticmethod
-    def _balance(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    def balance_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """Weights giving each class equal total mass and each group within a class equal mass,
         so a long real clip with many windows or a big group cannot dominate."""
         w = np.ones(len(y))
@@ -148,7 +148,7 @@ class FeatureDetector(WindowedDetector):
         from sklearn.model_selection import StratifiedGroupKFold
 
         x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.int64), np.asarray(groups)
-        weights = self._balance(y, groups)
+        weights = self.balance_weights(y, groups)
         n_splits = min(self.cv, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
         oof = np.full(len(y), np.nan)
         if n_splits >= 2:

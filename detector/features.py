@@ -10,7 +10,8 @@ import numpy as np
 from vidprov.clip import Clip
 from vidprov.detector.frequency import frequency_features
 from vidprov.detector.latent import Reconstruct, latent_features
-from vidprov.detector.temporal import luma, temporal_features
+from vidprov.detector.stats import luma
+from vidprov.detector.temporal import temporal_features
 
 FAMILIES = ("temporal", "frequency", "latent")
 # Bumped whenever a feature's definition changes, so cached feature files are not reused across it.
@@ -46,7 +47,7 @@ def family_of(name: str) -> str:
 
 def extract(clip: Clip, config: FeatureConfig, reconstruct: Reconstruct | None = None,
             y: np.ndarray | None = None) -> dict[str, float]:
-    """y: the clip's luma (temporal.luma) when the caller already computed it."""
+    """y: the clip's luma (stats.luma) when the caller already computed it."""
     feats: dict[str, float] = {}
     if y is None and {"temporal", "frequency"} & set(config.families):
         y = luma(clip.frames)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.detector.temporal import EPS, _kurtosis, luma
+from vidprov.detector.stats import EPS, kurtosis, luma
 
 N_RADIAL_BINS = 32
 FRAME_STEP = 2  # frequency statistics use every second frame of a window (features.FEATURE_VERSION 2)
@@ -162,7 +162,7 @@ def residual_features(res: np.ndarray, rgb: np.ndarray, step: int = 1) -> dict[s
         cc = cov / np.outer(sd, sd)
     return {
         "resid_log_std": float(np.log(std + 1e-3)),
-        "resid_kurtosis": _kurtosis(first[:, ::2, ::2]),
+        "resid_kurtosis": kurtosis(first[:, ::2, ::2]),
         "resid_acf_x1": corr(r[:, :, 1:], r[:, :, :-1]),
         "resid_acf_y1": corr(r[:, 1:], r[:, :-1]),
         "resid_acf_x2": corr(r[:, :, 2:], r[:, :, :-2]),

@@ -20,7 +20,7 @@ from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.persist import load_folder, read_kind, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
-from vidprov.detector.temporal import luma as window_luma
+from vidprov.detector.stats import luma as window_luma
 from vidprov.detector.trees import LinearModel
 from vidprov.detector.windowed import WINDOW_PARAMS, WindowedDetector, WindowScore
 from vidprov.detector.windows import with_legacy_window
@@ -31,7 +31,8 @@ MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector, "gl
 MEMBER_DEFAULTS = {"global": {"view": "global", "crop": 64, "epochs": 30, "arch": "resnet10t", "batch_size": 32}}
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities, clipped to [1e-4, 1 - 1e-4] first: the stacker's inputs."""
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
 
@@ -95,7 +96,7 @@ class FusedDetector(WindowedDetector):
                     log.info("fused: out-of-fold members %d/%d", k + 1, len(folds))
                     for j, name in enumerate(self.members):
                         m = self._new_member(name).fit([clips[i] for i in tr], y[tr], groups[tr])
-                        z[te, j] = _logit(m.predict_proba([clips[i] for i in te])[:, 1])
+                        z[te, j] = logit(m.predict_proba([clips[i] for i in te])[:, 1])
                 self.members_ = [self._new_member(n).fit(clips, y, groups) for n in self.members]
                 return self._fit_stacker(z, y)
             log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
@@ -106,7 +107,7 @@ class FusedDetector(WindowedDetector):
         for name in self.members:
             m = self._new_member(name).fit([clips[i] for i in fit_idx], y[fit_idx], groups[fit_idx])
             self.members_.append(m)
-        z = np.column_stack([_logit(m.predict_proba([clips[i] for i in cal_idx])[:, 1]) for m in self.members_])
+        z = np.column_stack([logit(m.predict_proba([clips[i] for i in cal_idx])[:, 1]) for m in self.members_])
         return self._fit_stacker(z, y[cal_idx])
 
     def _oof_folds(self, y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -132,17 +133,17 @@ class FusedDetector(WindowedDetector):
     def fit_members(self, members: Sequence[WindowedDetector], z_holdout: np.ndarray, y_holdout: np.ndarray):
         """Assemble from members trained elsewhere and their held-out window probabilities."""
         self.members_ = list(members)
-        return self._fit_stacker(_logit(np.asarray(z_holdout)), np.asarray(y_holdout))
+        return self._fit_stacker(logit(np.asarray(z_holdout)), np.asarray(y_holdout))
 
     def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
         luma = luma if luma is not None else [window_luma(w.frames) for w in windows]  # once for all members
-        z = np.column_stack([_logit(m.window_proba(windows, luma=luma)) for m in self.members_])
+        z = np.column_stack([logit(m.window_proba(windows, luma=luma)) for m in self.members_])
         return 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))
 
     def score_windows(self, windows, explain: int = 0, luma: Sequence[np.ndarray] | None = None) -> list[WindowScore]:
         luma = luma if luma is not None else [window_luma(w.clip.frames) for w in windows]
         per_member = [m.score_windows(windows, explain=explain, luma=luma) for m in self.members_]
-        z = np.column_stack([_logit(np.array([s.p_generated for s in ms])) for ms in per_member])
+        z = np.column_stack([logit(np.array([s.p_generated for s in ms])) for ms in per_member])
         p = 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))
         out = []
         for i, w in enumerate(windows):

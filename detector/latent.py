@@ -17,7 +17,7 @@ import numpy as np
 
 from vidprov import vae
 from vidprov.clip import Clip
-from vidprov.detector.temporal import EPS, luma
+from vidprov.detector.stats import EPS, luma
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from vidprov.atomic import atomic_write as _atomic_write
+from vidprov.atomic import atomic_write
 from vidprov.errors import VidprovError
 
 WEIGHTS = "model.safetensors"
@@ -28,7 +28,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     def write(tmp: str) -> None:
         Path(tmp).write_text(text + "\n")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _jsonable(o: Any):
@@ -48,7 +48,7 @@ def save_folder(folder: str | os.PathLike, kind: str, config: dict, tensors: dic
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    _atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, tmp))
+    atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, tmp))
     write_json(folder / CONFIG, {"kind": kind, **config})
     return folder
 

@@ -21,7 +21,7 @@ import numpy as np
 from vidprov.clip import Clip
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
-from vidprov.detector.temporal import luma
+from vidprov.detector.stats import luma
 from vidprov.detector.trees import Platt
 from vidprov.detector.windowed import WindowedDetector
 from vidprov.detector.windows import with_legacy_window
@@ -183,7 +183,7 @@ class SpacetimeDetector(WindowedDetector):
         net = build_net(self.arch, self.hidden).to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         idx = np.flatnonzero(train)
-        weights = FeatureDetector._balance(y[idx], groups[idx])
+        weights = FeatureDetector.balance_weights(y[idx], groups[idx])
         steps_per_epoch = max(1, len(idx) // self.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=self.epochs * steps_per_epoch)
         loss_fn = torch.nn.BCEWithLogitsLoss()

@@ -16,38 +16,14 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.detector.stats import EPS, kurtosis, luma
 
-EPS = 1e-6
 FLOW_SIZE = 128  # flow on a 128x128 luma copy: 10x faster than 256 and enough for its statistics
-
-
-def luma(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T, H, W) float32 luma in [0, 1] (BT.601 weights)."""
-    frames = np.asarray(frames)
-    stack = frames.reshape(-1, *frames.shape[-3:])
-    out = np.empty(stack.shape[:-1], np.float32)
-    for i, frame in enumerate(stack):
-        # Frame by frame, so the temporaries stay in cache (25% faster than whole-stack arithmetic); the
-        # same operations in the same order give the same bits, which the flow features are sensitive to.
-        f = frame.astype(np.float32)
-        out[i] = (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]) / 255.0
-    return out.reshape(frames.shape[:-1])
 
 
 def _norm2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """sqrt(x^2 + y^2): np.hypot guards against overflow that flow vectors never reach, at 5x the cost."""
     return np.sqrt(x * x + y * y)
-
-
-def _kurtosis(x: np.ndarray) -> float:
-    # float32 and in-place powers: this runs on ~10^5-10^6 values per window on the scan path.
-    x = np.asarray(x, np.float32).ravel()
-    c = x - x.mean(dtype=np.float64)
-    c2 = np.square(c, out=c)
-    var = float(c2.mean(dtype=np.float64))
-    if var <= EPS**2:
-        return 0.0
-    return float(np.square(c2, out=c2).mean(dtype=np.float64) / (var**2 + EPS))
 
 
 def dense_flow(gray_u8: np.ndarray) -> np.ndarray:
@@ -100,7 +76,7 @@ def flow_features(y: np.ndarray) -> dict[str, float]:
         "warp_residual_ratio_max": float((res / (diff + EPS)).max()),
         "flow_smoothness": float(grad.mean() / (mean_mag + 1e-2)),
         "flow_accel_ratio": float(acc.mean() / (mean_mag + 1e-2)),
-        "flow_accel_kurtosis": _kurtosis(acc),
+        "flow_accel_kurtosis": kurtosis(acc),
         "flow_coherence": float(coherence.mean()),
     }
 
@@ -116,8 +92,8 @@ def difference_features(y: np.ndarray) -> dict[str, float]:
         "diff2_to_diff1": float(m2.mean() / (m1.mean() + EPS)),
         "diff1_cv_time": float(m1.std() / (m1.mean() + EPS)),
         "diff2_cv_time": float(m2.std() / (m2.mean() + EPS)),
-        "diff2_kurtosis": _kurtosis(d2[:, ::2, ::2]),
-        "diff1_kurtosis": _kurtosis(d1[:, ::2, ::2]),
+        "diff2_kurtosis": kurtosis(d2[:, ::2, ::2]),
+        "diff1_kurtosis": kurtosis(d1[:, ::2, ::2]),
         # Largest jump relative to the typical one: cuts, flicker, frame drops.
         "diff1_max_to_median": float(m1.max() / (np.median(m1) + EPS)),
     }

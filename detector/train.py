@@ -20,7 +20,7 @@ import pandas as pd
 
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
-from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector, _logit
+from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector, logit
 from vidprov.detector.persist import write_json
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.windows import WindowSpec, iter_windows
@@ -237,7 +237,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         model = FusedDetector(members=tuple(n for n, _, _ in members), **common)
         model.fit_members([m for _, m, _ in members], np.concatenate([oof_z[orig_train], member_p["val"]]),
                           np.concatenate([train_rows["y"].to_numpy()[orig_train], eval_rows["val"]["y"].to_numpy()]))
-        window_p = {s: 1 / (1 + np.exp(-model.stacker_.raw(_logit(z)))) for s, z in member_p.items()}
+        window_p = {s: 1 / (1 + np.exp(-model.stacker_.raw(logit(z)))) for s, z in member_p.items()}
     else:
         model = members[0][1]
         window_p = {s: z[:, 0] for s, z in member_p.items()}
@@ -253,7 +253,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         if config.model == "features":
             oof_p = members[0][1].calibrator_(members[0][1].oof_scores_[orig_train])
         else:
-            oof_p = 1 / (1 + np.exp(-model.stacker_.raw(_logit(oof_z[orig_train]))))
+            oof_p = 1 / (1 + np.exp(-model.stacker_.raw(logit(oof_z[orig_train]))))
         held = pd.concat([val, clip_scores(train_rows[orig_train], oof_p)], ignore_index=True)
     threshold = threshold_at_fpr(held["y"].to_numpy(), held["p"].to_numpy(), TARGET_FPR)
     threshold = float(min(max(threshold, 0.05), 0.999))

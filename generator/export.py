@@ -73,7 +73,7 @@ def _vae_from_folder(family: str, folder: Path):
 def pipeline_from_checkpoints(family: str, vae_ckpt: str | os.PathLike, dit_ckpt: str | os.PathLike):
     """EMA weights of a VAE checkpoint and a transformer checkpoint (+ its latent statistics) -> pipeline."""
     from vidprov.generator.data import load_captions
-    from vidprov.generator.train_dit import _Flow
+    from vidprov.generator.train_dit import TextToVelocity
 
     if Path(vae_ckpt).is_dir():
         vae, vs = _vae_from_folder(family, Path(vae_ckpt))
@@ -97,6 +97,6 @@ def pipeline_from_checkpoints(family: str, vae_ckpt: str | os.PathLike, dit_ckpt
     te = build_text_encoder(len(tok), tcfg.d_model, tcfg.num_layers, tcfg.num_heads, tcfg.d_ff)
     pipe = pipeline.assemble(family, vae=vae, transformer=build_transformer(dit, vae.config.latent_channels if family == "ltx" else vae.config.z_dim),
                              text_encoder=te, tokenizer=tok)
-    flow = _Flow(pipe)
+    flow = TextToVelocity(pipe)
     flow.load_state_dict({**ds["model"], **ds["ema"]["shadow"]})
     return pipe, vs, ds

@@ -46,10 +46,11 @@ def assemble(family: str, *, vae, transformer, text_encoder, tokenizer, schedule
 def encode_prompt(pipe, prompts: list[str], *, device=None, max_tokens: int = MAX_TOKENS):
     """-> (embeddings (B, L, D), attention mask (B, L) bool). Differentiable (used in training)."""
     device = device or pipe.text_encoder.device
+    kw = {"do_classifier_free_guidance": False, "max_sequence_length": max_tokens, "device": device}
     if family_of(pipe) == "ltx":
-        emb, mask = pipe._get_t5_prompt_embeds(prompts, max_sequence_length=max_tokens, device=device)
+        emb, mask, _, _ = pipe.encode_prompt(prompts, **kw)
         return emb, mask
-    emb = pipe._get_t5_prompt_embeds(prompts, max_sequence_length=max_tokens, device=device)
+    emb, _ = pipe.encode_prompt(prompts, **kw)
     # Wan zeroes the padded positions itself and attends to all of them; the mask is informational.
     mask = emb.abs().sum(-1) > 0
     return emb, mask
@@ -71,16 +72,27 @@ def predict_velocity(pipe, latents: torch.Tensor, timestep: torch.Tensor, emb: t
     tr = pipe.transformer
     if family_of(pipe) == "wan":
         return tr(hidden_states=latents, timestep=timestep, encoder_hidden_states=emb, return_dict=False)[0]
-    from diffusers import LTXPipeline
-
     b, c, t, h, w = latents.shape
     p, pt = tr.config.patch_size, tr.config.patch_size_t
-    packed = LTXPipeline._pack_latents(latents, p, pt)  # b c t h w -> b (t h w) c
+    packed = pack_ltx_latents(latents, p, pt)
     rope = (pipe.vae_temporal_compression_ratio / fps, pipe.vae_spatial_compression_ratio,
             pipe.vae_spatial_compression_ratio)
     out = tr(hidden_states=packed, encoder_hidden_states=emb, timestep=timestep, encoder_attention_mask=mask,
              num_frames=t, height=h, width=w, rope_interpolation_scale=rope, return_dict=False)[0]
-    return LTXPipeline._unpack_latents(out, t, h, w, p, pt)
+    return unpack_ltx_latents(out, t, h, w, p, pt)
+
+
+def pack_ltx_latents(latents: torch.Tensor, p: int = 1, pt: int = 1) -> torch.Tensor:
+    """(B, C, F, H, W) -> the LTX transformer's tokens (B, F/pt * H/p * W/p, C * pt * p * p)."""
+    b, c, f, h, w = latents.shape
+    x = latents.reshape(b, c, f // pt, pt, h // p, p, w // p, p)
+    return x.permute(0, 2, 4, 6, 1, 3, 5, 7).flatten(4, 7).flatten(1, 3)
+
+
+def unpack_ltx_latents(tokens: torch.Tensor, f: int, h: int, w: int, p: int = 1, pt: int = 1) -> torch.Tensor:
+    """The inverse of pack_ltx_latents, for a latent of f x h x w patches: (B, C, f * pt, h * p, w * p)."""
+    x = tokens.reshape(tokens.size(0), f, h, w, -1, pt, p, p)
+    return x.permute(0, 4, 1, 5, 2, 6, 3, 7).flatten(6, 7).flatten(4, 5).flatten(2, 3)
 
 
 def set_latent_stats(vae, family: str, mean: torch.Tensor, std: torch.Tensor) -> None:

@@ -147,7 +147,7 @@ def build_latent_cache(cfg: DiTTrainConfig, vae, path: Path) -> dict:
     return out
 
 
-class _Flow(torch.nn.Module):
+class TextToVelocity(torch.nn.Module):
     """Text encoder + transformer in one forward, for DDP."""
 
     def __init__(self, pipe):
@@ -224,7 +224,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     pipe = pipeline.assemble(cfg.family, vae=vae, transformer=transformer, text_encoder=text_encoder,
                              tokenizer=tokenizer)
     pipe.to(dist.device)
-    flow = _Flow(pipe)
+    flow = TextToVelocity(pipe)
     params = [p for p in flow.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = checkpoint.EMA(flow, cfg.ema_decay)

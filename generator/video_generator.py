@@ -275,10 +275,8 @@ class VideoGenerator:
                 raise GenerationError(f"latents must have shape {expected}, got {tuple(noise.shape)}")
             noise = noise.to(self.device)
             if self.family == "ltx":
-                from diffusers import LTXPipeline
-
                 tr = self.transformer.config
-                noise = LTXPipeline._pack_latents(noise, tr.patch_size, tr.patch_size_t)
+                noise = pipeline.pack_ltx_latents(noise, tr.patch_size, tr.patch_size_t)
                 kw["frame_rate"] = int(round(self.fps))
             kw["latents"] = noise
             kw["max_sequence_length"] = int(self.settings["max_tokens"])

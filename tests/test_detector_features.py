@@ -8,7 +8,8 @@ from vidprov.clip import Clip
 from vidprov.detector.features import FeatureConfig, extract, family_of
 from vidprov.detector.frequency import frequency_features, periodic_peak_features, spectral_features
 from vidprov.detector.latent import latent_features, reconstruction_error
-from vidprov.detector.temporal import curvature, difference_features, flow_features, luma, temporal_features
+from vidprov.detector.stats import luma
+from vidprov.detector.temporal import curvature, difference_features, flow_features, temporal_features
 
 
 def texture(rng, h=96, w=96, sigma=1.5):

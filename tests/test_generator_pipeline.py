@@ -283,3 +283,12 @@ def test_wan_vae_with_4x_spatial_compression_keeps_80_token_patches():
         build_vae(VAEConfig(family="wan", channels=(8,), spatial_compression=2))
     with pytest.raises(Exception, match="latent_channels"):
         build_vae(VAEConfig(family="ltx", latent_channels=0))
+
+
+def test_ltx_latent_packing_round_trips():
+    from vidprov.generator.pipeline import pack_ltx_latents, unpack_ltx_latents
+
+    x = torch.randn(2, 4, 3, 6, 8)
+    tokens = pack_ltx_latents(x, 2, 3)
+    assert tokens.shape == (2, 1 * 3 * 4, 4 * 3 * 2 * 2)
+    assert torch.equal(unpack_ltx_latents(tokens, 1, 3, 4, 2, 3), x)

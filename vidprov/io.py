@@ -83,7 +83,9 @@ def _source_size(src: Source) -> int | None:
         return None
 
 
-def _open(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, str]:
+def open_video(src: Source, limits: Limits) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, str]:
+    """Open src's first video stream after every Limits check: (container, stream, display name).
+    The caller closes the container. Bad input raises the VideoError that names the problem."""
     name = describe_source(src)
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
@@ -176,7 +178,8 @@ def _duration_s(container, stream) -> float | None:
     return None
 
 
-def _stream_fps(stream) -> float:
+def stream_fps(stream) -> float:
+    """A stream's frame rate: the first plausible of its average, guessed and base rates (else 25)."""
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate is not None and rate > 0 and float(rate) < 1000:
             return float(rate)
@@ -320,9 +323,9 @@ def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s,
         raise ValueError(f"stride must be >= 1, got {stride}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-    container, stream, name = _open(src, limits)
+    container, stream, name = open_video(src, limits)
     try:
-        fps = _stream_fps(stream)
+        fps = stream_fps(stream)
         # mp4/mov sample tables count real frames; AVI indexes also count empty (dropped) ones.
         declared = int(stream.frames or 0) if container.format.name.startswith("mov") else 0
         header.update(name=name, fps=fps, codec=stream.codec_context.name, container=container.format.name,
@@ -447,10 +450,10 @@ def probe(src: Source, *, limits: Limits = DEFAULT_LIMITS) -> VideoInfo:
     elif isinstance(src, (bytes, bytearray, memoryview)):
         size_bytes = len(src)
     with _rewound(src):
-        container, stream, name = _open(src, limits)
+        container, stream, name = open_video(src, limits)
         try:
             ctx = stream.codec_context
-            fps = _stream_fps(stream)
+            fps = stream_fps(stream)
             duration = _duration_s(container, stream)
             n = int(stream.frames or 0)
             exact = n > 0

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from vidprov.errors import CorruptVideoError
-from vidprov.io import _open, _stream_fps
+from vidprov.io import open_video, stream_fps
 from vidprov.limits import DEFAULT_LIMITS, Limits
 
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
@@ -43,9 +43,9 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
 def iter_luma(path: str | os.PathLike, *, max_frames: int | None = None, batch: int = 16,
               limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (fps, float32 (B, H, W) luma batches)."""
-    container, stream, name = _open(path, limits)
+    container, stream, name = open_video(path, limits)
     try:
-        fps = _stream_fps(stream)
+        fps = stream_fps(stream)
         buf: list[np.ndarray] = []
         n = 0
         try:
