@@ -9,6 +9,7 @@ other project is needed, and it is never trained here (fit only checks the comma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -115,7 +116,9 @@ def registered(name: str, *, quick: bool = False, **kwargs) -> DetectorSpec:
     identity = {"kind": "registered", "class": type(probe).__name__, "version": getattr(probe, "version", ""),
                 "params": {k: v for k, v in probe.get_params().items() if _plain(v)}}
     for k, v in probe.get_params().items():
-        if not _plain(v):
+        if dataclasses.is_dataclass(v):  # a WindowSpec: its fields are what identify it
+            identity["params"][k] = dataclasses.asdict(v)
+        elif not _plain(v):
             identity["params"][k] = _object_identity(v)
     if getattr(probe, "vae", "absent") is None and hasattr(probe, "_vae"):
         # A VAE loaded by family name: key the cache on its weights, so retrained weights rescore.

@@ -23,4 +23,4 @@ def augment_window(window: Clip, spec: WindowSpec, rng: np.random.Generator, kin
         out = draw(kinds[i], rng)(out, seed=seed)
     frames = resize_center_crop(out.frames, spec.size) if out.height != spec.size or out.width != spec.size else out.frames
     return normalize(out.replace(frames=frames), size=spec.size, fps=spec.fps, num_frames=spec.num_frames, crf=spec.crf,
-                     preset=spec.preset, resize_in=spec.resize_in)
+                     preset=spec.preset)

@@ -117,18 +117,11 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
     return values
 
 
-def _check_window(window_size: int, preset: str, resize_in: str, window_chunk: int = 4) -> None:
+def _check_window(window_size: int, preset: str) -> None:
     from vidprov.io import X264_PRESETS
-    from vidprov.normalize import RESIZE_IN
 
-    if resize_in not in RESIZE_IN:
-        raise typer.BadParameter(f"--resize-in must be one of {', '.join(RESIZE_IN)}, got {resize_in!r}")
-    if resize_in == "yuv420p" and window_size % 2:
-        raise typer.BadParameter(f"--window-size must be even with --resize-in yuv420p, got {window_size}")
     if preset not in X264_PRESETS:
         raise typer.BadParameter(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
-    if not 1 <= window_chunk <= 16:
-        raise typer.BadParameter(f"--window-chunk must lie in [1, 16], got {window_chunk}")
     if not 32 <= window_size <= 1024:
         raise typer.BadParameter(f"--window-size must lie in [32, 1024], got {window_size}")
 
@@ -153,9 +146,6 @@ def train_cmd(
     max_windows: Annotated[int, typer.Option(help="Windows per training clip.")] = 4,
     window_size: Annotated[int, typer.Option(help="Side of the square analysis window (pixels).")] = 256,
     preset: Annotated[str, typer.Option(help="x264 preset of the windows' H.264 round-trip.")] = "ultrafast",
-    resize_in: Annotated[str, typer.Option(help="Colour space windows are resized in: rgb24, or yuv420p (no RGB "
-                                                "detour: cheaper, less robust to re-encoding so far).")] = "rgb24",
-    window_chunk: Annotated[int, typer.Option(help="Windows per H.264 round-trip (1: each window its own encode).")] = 4,
     classifier: Annotated[str, typer.Option(help="Feature model: gb | logreg")] = "gb",
     families: Annotated[str, typer.Option(help="Feature families, comma-separated: temporal, frequency, latent.")] = "temporal,frequency",
     vae_family: Annotated[str, typer.Option(help="VAE of the latent family: ltx | wan | a VAE folder.")] = "ltx",
@@ -171,7 +161,7 @@ def train_cmd(
 
     if model not in ("features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
-    _check_window(window_size, preset, resize_in, window_chunk)
+    _check_window(window_size, preset)
     try:
         member_names = check_members(m.strip() for m in members.split(",") if m.strip())
     except ValueError as exc:
@@ -183,8 +173,7 @@ def train_cmd(
         raise typer.BadParameter(f"--global-size must lie in [16, --window-size], got {global_size}")
     cfg = TrainConfig(model=model, members=member_names, global_epochs=global_epochs, global_size=global_size,
                       seed=seed, epochs=epochs, crop=crop, train_frames=frames, augment=augment,
-                      window_size=window_size, preset=preset, resize_in=resize_in, window_chunk=window_chunk,
-                      max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
+                      window_size=window_size, preset=preset, max_windows=max_windows, classifier=classifier, crf35_eval=crf35,
                       families=tuple(f.strip() for f in families.split(",") if f.strip()), vae_family=vae_family,
                       latent_scales=_floats(latent_scales, "--latent-scales"))
     command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
@@ -212,17 +201,13 @@ def evaluate_cmd(
     cache: Annotated[Path | None, typer.Option(help="Window/feature cache.")] = None,
     window_size: Annotated[int, typer.Option(help="Side of the analysis window (pixels).")] = 256,
     preset: Annotated[str, typer.Option(help="x264 preset of the windows' H.264 round-trip.")] = "ultrafast",
-    resize_in: Annotated[str, typer.Option(help="Colour space windows are resized in: rgb24, or yuv420p (no RGB "
-                                                "detour: cheaper, less robust to re-encoding so far).")] = "rgb24",
-    window_chunk: Annotated[int, typer.Option(help="Windows per H.264 round-trip (1: each window its own encode).")] = 4,
 ) -> None:
     """Feature model: group-CV and leave-one-generator-family-out AUC, per format (own protocol)."""
     from vidprov.detector.dataset import DEFAULT_CACHE
     from vidprov.detector.evaluate import evaluate_features, print_evaluation
-    _check_window(window_size, preset, resize_in, window_chunk)
+    _check_window(window_size, preset)
     res = evaluate_features(data, classifier=classifier, folds=folds, seed=seed, cache=cache or DEFAULT_CACHE,
-                            window_size=window_size, preset=preset, resize_in=resize_in,
-                            window_chunk=window_chunk)
+                            window_size=window_size, preset=preset)
     print_evaluation(res, console)
     if out is not None:
         from vidprov.detector.persist import write_json

@@ -52,22 +52,19 @@ def _clip_auc(table: pd.DataFrame, p: np.ndarray) -> tuple[float, pd.DataFrame]:
 def evaluate_features(data: Path, classifier: str = "gb", folds: int = 5, seed: int = 0,
                       cache: Path = DEFAULT_CACHE, augment: int = 1, max_windows: int = 4,
                       crf: int | None = 23, progress: bool = True, window_size: int = 256,
-                      preset: str = "ultrafast", resize_in: str = "rgb24",
-                      window_chunk: int = 4) -> dict:
+                      preset: str = "ultrafast") -> dict:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from vidprov.metrics import roc_auc
 
     manifest = Manifest.read(data)
-    spec = WindowSpec(size=window_size, preset=preset, resize_in=resize_in, chunk=window_chunk,
-                      max_windows=max_windows, crf=crf)
+    spec = WindowSpec(size=window_size, preset=preset, max_windows=max_windows, crf=crf)
     table, failed = window_table(manifest, spec, cache, augment=augment, seed=seed, progress=progress)
     x, names = feature_matrix(table, spec, FeatureConfig(), cache, augment=augment, seed=seed, progress=progress)
     table = table.reset_index(drop=True)
     y, groups = table["y"].to_numpy(), table["group"].to_numpy()
     orig = (table["aug"] == 0).to_numpy()
-    model = FeatureDetector(classifier=classifier, seed=seed, window_size=window_size, preset=preset,
-                            resize_in=resize_in, window_chunk=window_chunk)
+    model = FeatureDetector(classifier=classifier, seed=seed, window=spec)
 
     # Group CV: clip-level out-of-fold scores on original (non-augmented) windows.
     oof = np.full(len(y), np.nan)
@@ -101,8 +98,7 @@ def evaluate_features(data: Path, classifier: str = "gb", folds: int = 5, seed: 
     importances = dict(sorted(FeatureDetector(**model.get_params()).fit_features(x, y, groups, names)
                               .importances_.items(), key=lambda kv: -kv[1]))
     return {
-        "data": str(data), "classifier": classifier, "window": {"size": window_size, "preset": preset, "resize_in": resize_in,
-                                                            "chunk": window_chunk},
+        "data": str(data), "classifier": classifier, "window": spec.to_dict(),
         "n_windows": int(len(y)), "failed": failed,
         "group_cv_auc": cv_auc, "per_format": per_format, "logo_auc": logo,
         "logo_mean": float(np.nanmean(list(logo.values()))), "logo_min": float(np.nanmin(list(logo.values()))),

@@ -20,8 +20,8 @@ from vidprov.detector.trees import (
     calibrator_state,
     fit_calibrator,
 )
-from vidprov.detector.windowed import WindowedDetector, WindowScore
-from vidprov.detector.windows import with_legacy_window
+from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,8 @@ class FeatureDetector(WindowedDetector):
                  learning_rate: float = 0.05, subsample: float = 0.8, C: float = 0.3,
                  calibration: str = "isotonic", cv: int = 5,
                  families: tuple[str, ...] = ("temporal", "frequency"), exclude: tuple[str, ...] = (),
-                 vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5), window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
+                 vae_family: str | None = None, latent_scales: tuple[float, ...] = (0.25, 0.5),
+                 window: WindowSpec = DETECTOR_WINDOW, seed: int = 0):
         self.classifier = classifier
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -50,20 +49,13 @@ class FeatureDetector(WindowedDetector):
         self.exclude = exclude
         self.vae_family = vae_family
         self.latent_scales = latent_scales
-        self.window_size = window_size
-        self.window_fps = window_fps
-        self.window_frames = window_frames
-        self.crf = crf
-        self.preset = preset
-        self.resize_in = resize_in
-        self.window_chunk = window_chunk
-        self.max_windows = max_windows
+        self.window = window
         self.seed = seed
 
     @classmethod
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
-        return dict(n_estimators=20, cv=2, window_size=64, window_frames=8, max_windows=1)
+        return dict(n_estimators=20, cv=2, window=WindowSpec(size=64, num_frames=8, max_windows=1))
 
     # -- features ----------------------------------------------------------------------
     @property
@@ -197,7 +189,7 @@ class FeatureDetector(WindowedDetector):
     def save(self, folder) -> None:
         cal_meta, cal_tensors = calibrator_state(self.calibrator_, "cal")
         tensors = {**self.model_.tensors("model"), **cal_tensors}
-        config = {"params": self.get_params(), "feature_names": self.feature_names_,
+        config = {"params": self.saved_params(), "feature_names": self.feature_names_,
                   "model": self.model_.json(), "calibrator": cal_meta, "importances": self.importances_,
                   "vae_fingerprint": getattr(self, "vae_fingerprint_", None)}
         save_folder(folder, "features", config, tensors)
@@ -205,7 +197,7 @@ class FeatureDetector(WindowedDetector):
     @classmethod
     def load(cls, folder) -> FeatureDetector:
         config, tensors = load_folder(folder, "features")
-        params = with_legacy_window(config["params"])
+        params = cls.params_from_saved(config["params"])
         params["families"], params["exclude"] = tuple(params["families"]), tuple(params["exclude"])
         # Models saved before latent_scales was a parameter used FeatureConfig's former default.
         params["latent_scales"] = tuple(params.get("latent_scales", (1.0, 0.5)))

@@ -1,10 +1,9 @@
 """The fused ensemble: member detectors and a logistic stacker on their logits, fitted on scores the
 members gave to groups they never saw (so its weights and calibration are honest).
 
-stacking="oof" (default, as the training command): every member is trained on all groups, and the stacker
-on out-of-fold scores from `oof_folds` group folds (members refitted per fold: (folds + 1) x the fits).
-stacking="holdout": members are trained on 1 - holdout of the groups and the stacker on the rest; one fit
-each, but with ~150 clips the stacker then rests on a few dozen clips and can drop a good member.
+Every member is trained on all groups, and the stacker on out-of-fold scores from `oof_folds` group folds
+(members refitted per fold: (folds + 1) x the fits). With too few groups for that, members are trained on
+1 - holdout of the groups and the stacker on the rest.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.stats import luma as window_luma
 from vidprov.detector.trees import LinearModel
-from vidprov.detector.windowed import WINDOW_PARAMS, WindowedDetector, WindowScore
-from vidprov.detector.windows import with_legacy_window
+from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 MEMBER_TYPES = {"features": FeatureDetector, "spacetime": SpacetimeDetector, "global": SpacetimeDetector}
@@ -40,24 +39,13 @@ def logit(p: np.ndarray) -> np.ndarray:
 @register("fused")
 class FusedDetector(WindowedDetector):
     def __init__(self, members: tuple[str, ...] = ("features", "spacetime"), holdout: float = 0.25,
-                 stacking: str = "oof", oof_folds: int = 3, member_params: dict | None = None, window_size: int = 256, window_fps: float = 8.0,
-                 window_frames: int = 16, crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
+                 oof_folds: int = 3, member_params: dict | None = None, window: WindowSpec = DETECTOR_WINDOW,
+                 seed: int = 0):
         self.members = members
         self.holdout = holdout
-        if stacking not in ("oof", "holdout"):
-            raise ValueError(f"unknown stacking {stacking!r}; valid: ['holdout', 'oof']")
-        self.stacking = stacking
         self.oof_folds = oof_folds
         self.member_params = member_params
-        self.window_size = window_size
-        self.window_fps = window_fps
-        self.window_frames = window_frames
-        self.crf = crf
-        self.preset = preset
-        self.resize_in = resize_in
-        self.window_chunk = window_chunk
-        self.max_windows = max_windows
+        self.window = window
         self.seed = seed
 
     @classmethod
@@ -65,14 +53,13 @@ class FusedDetector(WindowedDetector):
         """A seconds-fast configuration for contract tests."""
         tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs(),
                 "global": {**SpacetimeDetector.tiny_kwargs(), "crop": 16}}
-        spec = dict(window_size=64, window_frames=8, max_windows=1)
-        return dict(member_params={k: {a: b for a, b in v.items() if a not in spec} for k, v in tiny.items()}, **spec)
+        return dict(member_params={k: {a: b for a, b in v.items() if a != "window"} for k, v in tiny.items()},
+                    window=WindowSpec(size=64, num_frames=8, max_windows=1))
 
     def _new_member(self, name: str):
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
-        spec = {k: getattr(self, k) for k in WINDOW_PARAMS}
-        return MEMBER_TYPES[name](**{**spec, "seed": self.seed, **MEMBER_DEFAULTS.get(name, {}),
+        return MEMBER_TYPES[name](**{"window": self.window, "seed": self.seed, **MEMBER_DEFAULTS.get(name, {}),
                                       **(self.member_params or {}).get(name, {})})
 
     def holdout_mask(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -88,18 +75,17 @@ class FusedDetector(WindowedDetector):
     def fit(self, clips: Sequence[Clip], y, groups=None) -> FusedDetector:
         y = self._check_fit_input(clips, y)
         groups = np.arange(len(clips)) if groups is None else np.asarray(groups)
-        if self.stacking == "oof":
-            folds = self._oof_folds(y, groups)
-            if folds:
-                z = np.full((len(y), len(self.members)), np.nan)
-                for k, (tr, te) in enumerate(folds):
-                    log.info("fused: out-of-fold members %d/%d", k + 1, len(folds))
-                    for j, name in enumerate(self.members):
-                        m = self._new_member(name).fit([clips[i] for i in tr], y[tr], groups[tr])
-                        z[te, j] = logit(m.predict_proba([clips[i] for i in te])[:, 1])
-                self.members_ = [self._new_member(n).fit(clips, y, groups) for n in self.members]
-                return self._fit_stacker(z, y)
-            log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
+        folds = self._oof_folds(y, groups)
+        if folds:
+            z = np.full((len(y), len(self.members)), np.nan)
+            for k, (tr, te) in enumerate(folds):
+                log.info("fused: out-of-fold members %d/%d", k + 1, len(folds))
+                for j, name in enumerate(self.members):
+                    m = self._new_member(name).fit([clips[i] for i in tr], y[tr], groups[tr])
+                    z[te, j] = logit(m.predict_proba([clips[i] for i in te])[:, 1])
+            self.members_ = [self._new_member(n).fit(clips, y, groups) for n in self.members]
+            return self._fit_stacker(z, y)
+        log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
         held = self.holdout_mask(y, groups)
         fit_idx = np.flatnonzero(~held) if held.any() else np.arange(len(y))
         cal_idx = np.flatnonzero(held) if held.any() else fit_idx
@@ -158,14 +144,14 @@ class FusedDetector(WindowedDetector):
         folder = Path(folder)
         for name, m in zip(self.members, self.members_, strict=True):
             m.save(folder / name)
-        save_folder(folder, "fused", {"params": self.get_params(), "stacker": self.stacker_.json()},
+        save_folder(folder, "fused", {"params": self.saved_params(), "stacker": self.stacker_.json()},
                     self.stacker_.tensors("stacker"))
 
     @classmethod
     def load(cls, folder, device: str | None = None) -> FusedDetector:
         folder = Path(folder)
         config, tensors = load_folder(folder, "fused")
-        params = with_legacy_window(config["params"])
+        params = cls.params_from_saved(config["params"])
         params["members"] = tuple(params["members"])
         det = cls(**params)
         det.members_ = []

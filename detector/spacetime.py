@@ -23,8 +23,8 @@ from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.stats import luma
 from vidprov.detector.trees import Platt
-from vidprov.detector.windowed import WindowedDetector
-from vidprov.detector.windows import with_legacy_window
+from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector
+from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 VIEWS = ("crop", "global")
@@ -82,9 +82,7 @@ class SpacetimeDetector(WindowedDetector):
                  train_frames: int = 6, epochs: int = 6, batch_size: int = 8, lr: float = 2e-3,
                  weight_decay: float = 1e-2, calib_fraction: float = 0.2, view: str = "crop",
                  device: str | None = None,
-                 window_size: int = 256, window_fps: float = 8.0, window_frames: int = 16,
-                 crf: int | None = 23, preset: str = "ultrafast",
-                 resize_in: str = "rgb24", window_chunk: int = 4, max_windows: int = 4, seed: int = 0):
+                 window: WindowSpec = DETECTOR_WINDOW, seed: int = 0):
         self.arch = arch
         self.hidden = hidden
         self.crop = crop
@@ -98,21 +96,14 @@ class SpacetimeDetector(WindowedDetector):
             raise ValueError(f"unknown spacetime view {view!r}; valid: {list(VIEWS)}")
         self.view = view
         self.device = device
-        self.window_size = window_size
-        self.window_fps = window_fps
-        self.window_frames = window_frames
-        self.crf = crf
-        self.preset = preset
-        self.resize_in = resize_in
-        self.window_chunk = window_chunk
-        self.max_windows = max_windows
+        self.window = window
         self.seed = seed
 
     @classmethod
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
         return dict(arch="test_efficientnet", hidden=8, crop=32, train_frames=4, epochs=1, batch_size=4,
-                    device="cpu", window_size=64, window_frames=8, max_windows=1)
+                    device="cpu", window=WindowSpec(size=64, num_frames=8, max_windows=1))
 
     # -- data --------------------------------------------------------------------------
     @staticmethod
@@ -241,7 +232,7 @@ class SpacetimeDetector(WindowedDetector):
     # -- persistence -------------------------------------------------------------------
     def save(self, folder) -> None:
         tensors = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        params = self.get_params()
+        params = self.saved_params()
         params["device"] = None  # a saved model picks its device where it is loaded
         save_folder(folder, "spacetime", {"params": params, "calibrator": self.calibrator_.json()}, tensors)
 
@@ -250,7 +241,7 @@ class SpacetimeDetector(WindowedDetector):
         import torch
 
         config, tensors = load_folder(folder, "spacetime")
-        det = cls(**{**with_legacy_window(config["params"]), "device": device})
+        det = cls(**{**cls.params_from_saved(config["params"]), "device": device})
         net = build_net(det.arch, det.hidden)
         state = {k[len("net."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(state)

@@ -52,14 +52,10 @@ class TrainConfig:
     vae_family: str = "ltx"  # the latent family's VAE: vidprov's faster one (3x faster decode than wan)
     latent_scales: tuple[float, ...] = (0.25, 0.5)
     # Window format, stored with the model. x264 ultrafast makes the windows' round-trip 5x cheaper than
-    # medium at the same detection quality (session 4: group-CV 0.928 vs 0.900); 128 or 192 px windows
-    # cost 0.07-0.03 of group-CV AUC. Models trained before store 256 / medium and keep scanning that way.
+    # medium at the same detection quality (group-CV 0.928 vs 0.900); 128 or 192 px windows cost 0.07-0.03
+    # of group-CV AUC.
     window_size: int = 256
     preset: str = "ultrafast"
-    # rgb24: frames are resized in RGB before the round-trip. yuv420p (resized on the way from the decoder to
-    # the encoder) makes windows a quarter cheaper, but its model lost 0.04 of AUC after CRF 35 (session 5).
-    resize_in: str = "rgb24"
-    window_chunk: int = 4  # windows per H.264 round-trip (vidprov.detector.windows.WindowSpec.chunk)
 
 
 def check_members(names) -> tuple[str, ...]:
@@ -178,8 +174,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     if extra_train is not None:
         manifest = with_extra_training(manifest, Manifest.read(extra_train))
     manifest.check_no_group_leak()
-    spec = WindowSpec(size=config.window_size, preset=config.preset, resize_in=config.resize_in,
-                      chunk=config.window_chunk, max_windows=config.max_windows)
+    spec = WindowSpec(size=config.window_size, preset=config.preset, max_windows=config.max_windows)
     table, failed = window_table(manifest, spec, cache, augment=config.augment, seed=config.seed,
                                  progress=progress)
     split = manifest.df["split"].to_numpy()
@@ -187,8 +182,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     train_rows = table[table["split"] == "train"]
     eval_rows = {s: table[(table["split"] == s) & (table["aug"] == 0)] for s in ("val", "test")}
 
-    common = dict(max_windows=config.max_windows, seed=config.seed, window_size=config.window_size,
-                  preset=config.preset, resize_in=config.resize_in, window_chunk=config.window_chunk)
+    common = dict(window=spec, seed=config.seed)
     names = check_members(config.members) if config.model == "fused" else (config.model,)
     members: list = []
     if "features" in names:
@@ -309,8 +303,7 @@ def model_card_markdown(card: dict) -> str:
         f"(with {card['config']['augment']} augmented copy per window: harness H.264/resize/crop perturbations).",
         f"Windows: {card['window_spec']['num_frames']} frames at {card['window_spec']['fps']} fps, "
         f"{card['window_spec']['size']}px, H.264 CRF {card['window_spec']['crf']} round-trip at x264 preset "
-        f"{card['window_spec'].get('preset', 'medium')}, resized in {card['window_spec'].get('resize_in', 'rgb24')} "
-        "(vidprov.normalize).",
+        f"{card['window_spec']['preset']} (vidprov.normalize).",
         f"Default threshold (1% FPR on held-out real groups: {m['threshold_set']}): **{card['threshold']:.3f}**; "
         f"'likely real' below {card['real_below']:.3f}; uncertain in between.", "",
         "| split | clips | AUC | AUC gif-gen vs real | AUC video-gen vs real | FPR@thr | TPR@thr | ECE |",

@@ -9,7 +9,8 @@ import numpy as np
 
 from vidprov.clip import Clip
 from vidprov.detector.base import ClipDetector
-from vidprov.detector.windows import LEGACY_PRESET, LEGACY_RESIZE_IN, Window, WindowSpec, iter_windows
+from vidprov.detector.persist import DetectorFileError
+from vidprov.detector.windows import Window, WindowSpec, iter_windows
 
 
 @dataclass
@@ -28,33 +29,38 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
     size = n.get("size")
     size_ok = size == spec.size or (isinstance(size, (list, tuple)) and list(size) == [spec.size, spec.size])
     return (size_ok and n.get("fps") == spec.fps and n.get("crf") == spec.crf
-            and n.get("preset", LEGACY_PRESET) == spec.preset
-            and n.get("resize_in", LEGACY_RESIZE_IN) == spec.resize_in
+            and n.get("preset") == spec.preset
             and clip.num_frames == spec.num_frames and clip.height == clip.width == spec.size)
 
 
-# The constructor parameters that make up a detector's WindowSpec (shared by every windowed detector).
-WINDOW_PARAMS = ("window_size", "window_fps", "window_frames", "crf", "preset", "resize_in", "window_chunk",
-                 "max_windows")
+# The windows a detector is trained and scans on unless told otherwise: the defaults, at most 4 per clip.
+DETECTOR_WINDOW = WindowSpec(max_windows=4)
 
 
 class WindowedDetector(ClipDetector):
-    """Subclasses implement window_proba(list of window clips) -> (n,) P(generated)."""
+    """Subclasses take `window: WindowSpec` in their constructor and implement
+    window_proba(list of window clips) -> (n,) P(generated)."""
 
-    window_size: int = 256
-    window_fps: float = 8.0
-    window_frames: int = 16
-    crf: int | None = 23
-    preset: str = "ultrafast"
-    resize_in: str = "rgb24"
-    window_chunk: int = 4
-    max_windows: int = 4
+    window: WindowSpec = DETECTOR_WINDOW
 
     @property
     def spec(self) -> WindowSpec:
-        return WindowSpec(size=self.window_size, fps=self.window_fps, num_frames=self.window_frames,
-                          crf=self.crf, preset=self.preset, resize_in=self.resize_in,
-                          chunk=self.window_chunk, max_windows=self.max_windows)
+        return self.window
+
+    def saved_params(self) -> dict:
+        """get_params() as config.json stores them: the window as a plain dict."""
+        return {**self.get_params(deep=False), "window": self.window.to_dict()}
+
+    @staticmethod
+    def params_from_saved(params: dict) -> dict:
+        """The constructor arguments of a saved config's params."""
+        if not isinstance(params.get("window"), dict):
+            raise DetectorFileError("this detector was saved in a format without a window description; retrain it "
+                                    "with `vidprov detector train`")
+        try:
+            return {**params, "window": WindowSpec.from_dict(params["window"])}
+        except ValueError as exc:
+            raise DetectorFileError(f"unreadable window description: {exc}") from exc
 
     def clip_windows(self, clip: Clip) -> list[Window]:
         if is_normalized_window(clip, self.spec):

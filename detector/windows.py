@@ -11,47 +11,42 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.io import iter_frames, iter_frames_yuv420, probe, rgb_to_yuv420_square
+from vidprov.io import iter_frames, probe
 from vidprov.limits import DEFAULT_LIMITS, Limits
-from vidprov.normalize import normalize, normalize_yuv420
-
-# How windows and models made before these settings were stored were prepared.
-LEGACY_PRESET = "medium"
-LEGACY_RESIZE_IN = "rgb24"
-LEGACY_CHUNK = 4
-
-
-def with_legacy_window(params: dict) -> dict:
-    """Saved detector parameters, with the window settings they were trained with when they predate them."""
-    return {"preset": LEGACY_PRESET, "resize_in": LEGACY_RESIZE_IN, "window_chunk": LEGACY_CHUNK, **params}
+from vidprov.normalize import normalize
 
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """How clips are cut and normalised. Saved with every model: scanning must match training."""
+    """How clips are cut and normalised: the one description of the analysis format. Every windowed
+    detector takes one (`window=`) and saves it: scanning must match training."""
 
     size: int = 256
     fps: float = 8.0
     num_frames: int = 16
     crf: int | None = 23
     # x264 preset of the round-trip: ultrafast is 5x cheaper than medium and, unlike the other presets in
-    # this FFmpeg build, bit-exact from run to run. Models saved before it existed used LEGACY_PRESET.
+    # this FFmpeg build, bit-exact from run to run.
     preset: str = "ultrafast"
-    # Where frames are resized (vidprov.normalize.RESIZE_IN). yuv420p goes from the decoder to the encoder
-    # without an RGB detour (a quarter of the windows' cost) but its model lost 0.04 of AUC after CRF 35
-    # re-encoding (session 5, benchmarks/RESULTS.md), so rgb24 stays the default.
-    resize_in: str = "rgb24"
     max_windows: int | None = 16  # 32 s at the defaults; later footage is not analysed
-    # Windows per H.264 round-trip (stored with models as window_chunk). 1 makes every window its own encode,
-    # starting on a key frame (as the spread windows of long clips always are), so it can be scored as soon
-    # as it is decoded; its models were measured no better and 0.02 less robust to CRF 35 (session 5).
+    # Windows per H.264 round-trip. The spread windows of long clips are one encode each (chunk 1).
     chunk: int = 4
     min_fill: float = 0.5  # a trailing partial window is kept if it covers this fraction
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WindowSpec:
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown window settings {sorted(unknown)}; valid: {[f.name for f in fields(cls)]}")
+        return cls(**d)
 
     @property
     def window_s(self) -> float:
@@ -93,27 +88,8 @@ def _finish(frames: list[np.ndarray], spec: WindowSpec, n_windows: int, meta: di
     """One H.264 round-trip for a run of windows (normalize fixes size, count and codec history).
     A tail shorter than n_windows windows is extended to full length (played back and forth)."""
     n = n_windows * spec.num_frames
-    if spec.resize_in == "yuv420p":
-        return normalize_yuv420(np.stack(frames), fps=spec.fps, num_frames=n, crf=spec.crf, preset=spec.preset,
-                                meta=meta)
     clip = Clip(np.stack(frames), fps=spec.fps, meta=meta)
     return normalize(clip, size=spec.size, fps=spec.fps, num_frames=n, crf=spec.crf, preset=spec.preset)
-
-
-def _yuv_grid(grid, size: int):
-    """RGB grid frames -> packed yuv420p, converting a frame held over several grid times once."""
-    last = last_yuv = None
-    for t, f in grid:
-        if f is not last:
-            last, last_yuv = f, rgb_to_yuv420_square(f[None], size)[0]
-        yield t, last_yuv
-
-
-def _source_frames(src, spec: WindowSpec, **kw):
-    """Decoded frames at the spec's size, in the colour space the spec resizes in."""
-    if spec.resize_in == "yuv420p":
-        return iter_frames_yuv420(src, square=spec.size, **kw)
-    return iter_frames(src, size=spec.size, **kw)
 
 
 def _windows_from_grid(grid, spec: WindowSpec, meta: dict) -> Iterator[Window]:
@@ -165,8 +141,6 @@ def iter_windows(src, spec: WindowSpec = WindowSpec(), *, limits: Limits = DEFAU
     if isinstance(src, Clip):
         times = np.arange(src.num_frames) / src.fps
         grid = _sample_times(zip(times, src.frames, strict=True), spec.fps)
-        if spec.resize_in == "yuv420p":
-            grid = _yuv_grid(grid, spec.size)
         yield from _windows_from_grid(grid, spec, dict(src.meta))
         return
     if src_fps is None:
@@ -177,7 +151,7 @@ def iter_windows(src, spec: WindowSpec = WindowSpec(), *, limits: Limits = DEFAU
     stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
     max_frames = None if spec.max_windows is None else int(
         np.ceil((spec.max_windows * spec.window_s + 1.0) * src_fps / stride))
-    frames = _source_frames(src, spec, stride=stride, max_frames=max_frames, limits=limits)
+    frames = iter_frames(src, size=spec.size, stride=stride, max_frames=max_frames, limits=limits)
     grid = _sample_times(frames, spec.fps)
     yield from _windows_from_grid(grid, spec, {})
 
@@ -242,8 +216,8 @@ def iter_spread_windows(src, spec: WindowSpec, duration_s: float, *, limits: Lim
             if hasattr(src, "seek"):
                 src.seek(0)
             stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
-            frames = _source_frames(src, spec, stride=stride, start_s=float(s),
-                                    duration_s=spec.window_s + 1.0 / src_fps, limits=limits)
+            frames = iter_frames(src, size=spec.size, stride=stride, start_s=float(s),
+                                 duration_s=spec.window_s + 1.0 / src_fps, limits=limits)
             wins = list(_windows_from_grid(_sample_times(frames, spec.fps), one, {}))
         for w in wins[:1]:
             yield Window(float(s), float(s) + (w.end_s - w.start_s), w.clip.replace(window_start_s=float(s)))

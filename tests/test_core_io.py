@@ -326,35 +326,3 @@ def test_seeking_decodes_the_same_pixels_every_time():
     digests = {hashlib.md5(np.stack([f for _, f in iter_frames(path, start_s=7.0, duration_s=2.0, size=256)]).tobytes()).hexdigest()
                for _ in range(6)}
     assert len(digests) == 1
-
-
-def test_yuv420_frames_are_cropped_squares_in_the_encoders_layout(mp4_bytes):
-    from vidprov.io import iter_frames_yuv420, reencode_yuv420, rgb_to_yuv420_square, yuv420_to_rgb
-
-    got = [f for _, f in iter_frames_yuv420(mp4_bytes, square=32, max_frames=4)]  # 48x64 source
-    assert len(got) == 4 and all(f.shape == (48, 32) and f.dtype == np.uint8 for f in got)
-    # The same picture as the RGB route (short side to 32, centre crop), up to chroma subsampling.
-    rgb = vidprov.normalize(read_video(mp4_bytes, max_frames=4), size=32, fps=10, num_frames=4, crf=None)
-    assert psnr(yuv420_to_rgb(np.stack(got)), rgb.frames) > 24
-    # In-memory RGB frames take the same swscale route.
-    back = rgb_to_yuv420_square(read_video(mp4_bytes, max_frames=4).frames, 32)
-    assert back.shape == (4, 48, 32) and np.abs(back.astype(int) - np.stack(got)).mean() < 3
-    clip = reencode_yuv420(np.stack(got), fps=10, crf=23, preset="ultrafast", meta={"k": 1})
-    assert clip.frames.shape == (4, 32, 32, 3) and clip.fps == 10 and clip.meta == {"k": 1}
-    with pytest.raises(ValueError, match="even square size"):
-        next(iter_frames_yuv420(mp4_bytes, square=31))
-    with pytest.raises(ValueError, match="packed yuv420p frames"):
-        reencode_yuv420(np.zeros((2, 32, 32), np.uint8), fps=10)
-    with pytest.raises(ValueError, match="unknown x264 preset"):
-        reencode_yuv420(np.stack(got), fps=10, preset="warp")
-
-
-def test_yuv420_crop_keeps_chroma_aligned_with_luma():
-    from vidprov.io import rgb_to_yuv420_square, yuv420_to_rgb
-
-    frame = np.zeros((1, 40, 90, 3), np.uint8)
-    frame[:, :, 44:46] = (255, 0, 0)  # a 2-px red bar at the centre of an odd-offset crop (90 -> 40)
-    out = yuv420_to_rgb(rgb_to_yuv420_square(frame, 40))[0]
-    cols = np.flatnonzero(out[20, :, 0] > 128)
-    assert len(cols) and np.abs(out[20, cols, 1].astype(int) - out[20, cols, 2]).max() < 40  # red, not a fringe
-    assert np.all(out[20, cols, 0] > out[20, cols, 1])

@@ -61,27 +61,3 @@ def test_round_trip_preset_is_recorded_reproducible_and_checked():
     assert not np.array_equal(fast[0].frames, medium.frames)  # a different encoder setting, really applied
     with pytest.raises(ValueError, match="unknown x264 preset 'warp'; valid: ultrafast"):
         normalize(clip, size=64, num_frames=8, preset="warp")
-
-
-def test_yuv420_path_matches_the_rgb_path_and_is_recorded():
-    clip = moving_clip(t=20, h=72, w=128)
-    rgb = normalize(clip, size=64, fps=10, num_frames=8, crf=None)
-    yuv = normalize(clip, size=64, fps=10, num_frames=8, crf=None, resize_in="yuv420p")
-    assert yuv.frames.shape == rgb.frames.shape == (8, 64, 64, 3)
-    # Same picture: the routes differ by chroma subsampling, rounding and an even-pixel crop offset.
-    err = np.abs(yuv.frames.astype(int) - rgb.frames).mean()
-    assert err < 12, err
-    assert yuv.meta["normalized"]["resize_in"] == "yuv420p" and "resize_in" not in rgb.meta["normalized"]
-    coded = [normalize(clip, size=64, fps=10, num_frames=8, preset="ultrafast", resize_in="yuv420p") for _ in range(2)]
-    np.testing.assert_array_equal(coded[0].frames, coded[1].frames)  # bit-exact from run to run
-    assert np.abs(coded[0].frames.astype(int) - yuv.frames).mean() > 0.3  # the round-trip really happened
-
-
-def test_yuv420_path_rejects_what_it_cannot_do():
-    clip = moving_clip(t=4)
-    with pytest.raises(ValueError, match="resize_in must be one of"):
-        normalize(clip, size=16, num_frames=2, resize_in="rgba")
-    with pytest.raises(ValueError, match="even square size"):
-        normalize(clip, size=15, num_frames=2, resize_in="yuv420p")
-    with pytest.raises(ValueError, match="even square size"):
-        normalize(clip, size=(16, 32), num_frames=2, resize_in="yuv420p")

@@ -7,8 +7,9 @@ import vidprov.detector as det
 from vidprov.clip import Clip
 from vidprov.detector.models import FeatureDetector, FusedDetector, SpacetimeDetector, load_detector
 from vidprov.detector.persist import DetectorFileError
+from vidprov.detector.windows import WindowSpec
 
-SPEC = dict(window_size=64, window_frames=8, max_windows=1)
+SPEC = dict(window=WindowSpec(size=64, num_frames=8, max_windows=1))
 
 
 def make_clip(rng, generated: bool, t=12, size=40):
@@ -137,13 +138,11 @@ def test_fused_stacks_on_out_of_fold_scores_by_default(data, monkeypatch):
     model = FusedDetector(members=("features",), member_params=params, oof_folds=2, **SPEC).fit(clips, y, groups)
     # Two out-of-fold fits on about half the clips each, then the final member on all of them.
     assert len(fits) == 3 and fits[-1] == len(clips) and max(fits[:2]) < len(clips)
-    holdout = FusedDetector(members=("features",), member_params=params, stacking="holdout", **SPEC)
-    fits.clear()
-    holdout.fit(clips, y, groups)
-    assert len(fits) == 1 and fits[0] < len(clips)
     assert model.predict_proba(clips[:2]).shape == (2, 2)
-    with pytest.raises(ValueError, match="valid"):
-        FusedDetector(stacking="vote")
+    few = FusedDetector(members=("features",), member_params=params, oof_folds=2, **SPEC)
+    fits.clear()
+    few.fit(clips[:12], y[:12], np.array([0, 1, 2, 3, 4, 5] * 2))  # three groups per class: too few to fold
+    assert len(fits) == 1 and fits[0] < 12  # members on part of the groups, the stacker on the rest
 
 
 def test_load_errors_name_the_problem(tmp_path):
@@ -198,22 +197,18 @@ def test_extra_training_clips_join_the_training_split_only():
     assert (both.df["split"] != "train").sum() == 4  # val and test untouched
 
 
-def test_models_saved_before_window_settings_load_with_the_old_ones(tmp_path, data):
+def test_the_window_format_is_saved_with_the_model(tmp_path, data):
     import json
 
     clips, y = data
     model = FeatureDetector(n_estimators=10, cv=2, **SPEC).fit(clips[:8], y[:8])
-    assert model.spec.preset == "ultrafast"  # new models: the bit-exact, 5x cheaper round-trip
-    assert model.spec.chunk == 4  # ... four windows per encode
+    assert model.spec.preset == "ultrafast" and model.spec.chunk == 4  # the bit-exact round-trip, 4 windows each
     model.save(tmp_path / "m")
     cfg_path = tmp_path / "m" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    assert cfg["params"]["window_chunk"] == 4 and cfg["params"]["resize_in"] == "rgb24"
-    for key in ("preset", "resize_in", "window_chunk"):
-        del cfg["params"][key]
+    assert cfg["params"]["window"] == SPEC["window"].to_dict()
+    assert load_detector(tmp_path / "m").spec == SPEC["window"]
+    del cfg["params"]["window"]
     cfg_path.write_text(json.dumps(cfg))
-    legacy = load_detector(tmp_path / "m").spec
-    assert (legacy.preset, legacy.resize_in, legacy.chunk) == ("medium", "rgb24", 4)  # scans as it was trained
-    cfg["params"]["resize_in"] = "yuv420p"  # a stored setting wins over the legacy one
-    cfg_path.write_text(json.dumps(cfg))
-    assert load_detector(tmp_path / "m").spec.resize_in == "yuv420p"
+    with pytest.raises(DetectorFileError, match="without a window description"):
+        load_detector(tmp_path / "m")

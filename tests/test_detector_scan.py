@@ -23,8 +23,9 @@ from vidprov.detector.scan import (
     Scanner,
     verdict_for,
 )
+from vidprov.detector.windows import WindowSpec
 
-SPEC = dict(window_size=64, window_frames=8, max_windows=1)
+SPEC = dict(window=WindowSpec(size=64, num_frames=8, max_windows=1))
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,8 @@ def test_train_writes_a_scoring_model_with_an_honest_threshold(manifest, tmp_pat
     det = load_detector(tmp_path / "det")
     # The window format the model trained on travels with it, so scans prepare windows the same way.
     assert (det.spec.size, det.spec.preset) == (cfg.window_size, cfg.preset) == (256, "ultrafast")
-    assert det.spec.resize_in == cfg.resize_in == "rgb24" and det.spec.chunk == 4
-    assert "preset ultrafast, resized in rgb24" in (tmp_path / "det" / "MODEL_CARD.md").read_text()
+    assert det.spec.chunk == 4 and det.spec.max_windows == cfg.max_windows
+    assert "preset ultrafast (vidprov.normalize)" in (tmp_path / "det" / "MODEL_CARD.md").read_text()
     p = det.predict_proba([read_video(p) for p in Manifest.read(manifest).paths[:2]])
     assert p.shape == (2, 2)
 

@@ -62,10 +62,8 @@ def test_sources_path_bytes_fileobj_agree(tmp_path):
         assert np.array_equal(x.clip.frames, y.clip.frames)
 
 
-@pytest.mark.parametrize("resize_in", ["yuv420p", "rgb24"])
-def test_both_resize_routes_give_checked_windows_from_files_and_clips(tmp_path, resize_in):
-    spec = WindowSpec(size=32, fps=8.0, num_frames=8, crf=23, preset="ultrafast", resize_in=resize_in,
-                      max_windows=None, chunk=2)
+def test_windows_from_files_and_clips_are_recognised_as_prepared(tmp_path):
+    spec = WindowSpec(size=32, fps=8.0, num_frames=8, crf=23, preset="ultrafast", max_windows=None, chunk=2)
     clip = moving(40, 20.0)
     path = tmp_path / "c.mp4"
     path.write_bytes(encode_video(clip, crf=10))
@@ -73,5 +71,12 @@ def test_both_resize_routes_give_checked_windows_from_files_and_clips(tmp_path, 
         wins = list(iter_windows(src, spec))
         assert len(wins) == 2 and all(w.clip.frames.shape == (8, 32, 32, 3) for w in wins)
         assert all(is_normalized_window(w.clip, spec) for w in wins)
-        other = WindowSpec(**{**spec.__dict__, "resize_in": "rgb24" if resize_in == "yuv420p" else "yuv420p"})
-        assert not is_normalized_window(wins[0].clip, other)  # a model of the other route re-windows it
+        other = WindowSpec(**{**spec.to_dict(), "preset": "medium"})
+        assert not is_normalized_window(wins[0].clip, other)  # a model of another format re-windows it
+
+
+def test_window_spec_round_trips_and_refuses_unknown_settings():
+    spec = WindowSpec(size=64, num_frames=8, max_windows=1)
+    assert WindowSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="unknown window settings \\['resize_in'\\]"):
+        WindowSpec.from_dict({**spec.to_dict(), "resize_in": "rgb24"})

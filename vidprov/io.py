@@ -228,49 +228,6 @@ def _to_rgb(frame, size: Size) -> np.ndarray:
     return arr
 
 
-def _plane(frame, i: int, h: int, w: int) -> np.ndarray:
-    p = frame.planes[i]
-    return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
-
-
-def _to_yuv420_square(frame, square: int) -> np.ndarray:
-    """A decoded frame resized (short side, swscale area) and centre-cropped to square x square in
-    yuv420p, packed as FFmpeg's rawvideo lays it out: (3 * square // 2, square) uint8, Y then U then V.
-
-    The crop starts on an even pixel so that chroma samples stay aligned with the luma they cover.
-    """
-    rot = _rotation(frame)
-    out_w, out_h = _resolve_size(square, frame.width, frame.height, rot)
-    yuv = frame.reformat(width=out_w, height=out_h, format="yuv420p", interpolation="AREA", threads=1)
-    ch, cw = (out_h + 1) // 2, (out_w + 1) // 2
-    planes = [_plane(yuv, 0, out_h, out_w), _plane(yuv, 1, ch, cw), _plane(yuv, 2, ch, cw)]
-    if rot:
-        planes = [np.rot90(p, k=rot // 90) for p in planes]
-    h, w = planes[0].shape
-    y0, x0 = ((h - square) // 2) & ~1, ((w - square) // 2) & ~1
-    half = square // 2
-    out = np.empty(3 * square * square // 2, np.uint8)
-    out[: square * square] = planes[0][y0 : y0 + square, x0 : x0 + square].ravel()
-    out[square * square : 5 * square * square // 4] = planes[1][y0 // 2 : y0 // 2 + half, x0 // 2 : x0 // 2 + half].ravel()
-    out[5 * square * square // 4 :] = planes[2][y0 // 2 : y0 // 2 + half, x0 // 2 : x0 // 2 + half].ravel()
-    return out.reshape(3 * square // 2, square)
-
-
-def _check_square(square: int) -> None:
-    if not isinstance(square, (int, np.integer)) or square < 2 or square % 2:
-        raise ValueError(f"yuv420p frames need an even square size, got {square!r}")
-
-
-def rgb_to_yuv420_square(frames: np.ndarray, square: int) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T, 3 * square // 2, square) packed yuv420p, resized and centre-cropped
-    by the same swscale path as iter_frames_yuv420 (so in-memory clips and files are treated alike)."""
-    _check_square(square)
-    frames = np.ascontiguousarray(frames, np.uint8)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected (T, H, W, 3) uint8 frames, got shape {frames.shape}")
-    return np.stack([_to_yuv420_square(av.VideoFrame.from_ndarray(f, format="rgb24"), square) for f in frames])
-
-
 def iter_frames(
     src: Source,
     *,
@@ -294,31 +251,8 @@ def iter_frames(
         yield t, np.array(frame, copy=True, order="C")
 
 
-def iter_frames_yuv420(
-    src: Source,
-    *,
-    square: int,
-    max_frames: int | None = None,
-    stride: int = 1,
-    start_s: float | None = None,
-    duration_s: float | None = None,
-    allow_partial: bool = False,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Like iter_frames, but each frame is resized and centre-cropped to square x square in yuv420p
-    (packed (3 * square // 2, square) uint8): the cheapest route to an H.264 encoder, which takes
-    yuv420p anyway. No RGB conversion happens here."""
-    _check_square(square)
-    yield from _decode(src, {}, max_frames=max_frames, stride=stride, size=square, start_s=start_s,
-                       duration_s=duration_s, allow_partial=allow_partial, limits=limits,
-                       convert=_to_yuv420_square)
-
-
-def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s, allow_partial, limits,
-            convert=None):
-    """iter_frames, filling `header` (fps, codec, container, declared frames) once the file is open.
-    convert(frame, size) -> array: how each kept frame becomes an array (default: RGB at `size`)."""
-    convert = convert or _to_rgb
+def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s, allow_partial, limits):
+    """iter_frames, filling `header` (fps, codec, container, declared frames) once the file is open."""
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if max_frames is not None and max_frames < 1:
@@ -355,7 +289,7 @@ def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s,
                     raise VideoTooLargeError(
                         f"{name}: more than {limits.max_frames} frames; pass max_frames or raise the limit"
                     )
-                yield t, convert(frame, size)
+                yield t, _to_rgb(frame, size)
                 n_yielded += 1
                 if max_frames is not None and n_yielded >= max_frames:
                     break
@@ -628,29 +562,3 @@ def reencode(clip: Clip, *, crf: int = 23, codec: str = "libx264", pix_fmt: str 
     decoded = read_video(data)
     frames = decoded.frames[:, : clip.height, : clip.width]  # undo the padding of odd sizes
     return Clip(np.ascontiguousarray(frames), fps=clip.fps, meta=dict(clip.meta))
-
-
-def yuv420_to_rgb(frames: np.ndarray) -> np.ndarray:
-    """(T, 3H/2, W) packed yuv420p -> (T, H, W, 3) uint8 RGB (swscale, one thread: reproducible)."""
-    out = [av.VideoFrame.from_ndarray(f, format="yuv420p").reformat(format="rgb24", threads=1).to_ndarray()
-           for f in frames]
-    return np.stack(out)
-
-
-def reencode_yuv420(frames: np.ndarray, *, fps: float, crf: int = 23, preset: str = "medium",
-                    meta: dict | None = None) -> Clip:
-    """H.264 round-trip of packed yuv420p frames (T, 3H/2, W), in memory, to an RGB Clip.
-
-    The same encode as reencode() (libx264, one thread, yuv420p) minus the RGB -> yuv420p
-    conversion, which frames cut by iter_frames_yuv420 never needed.
-    """
-    _check_preset(preset)
-    frames = np.asarray(frames)
-    if frames.ndim != 3 or frames.dtype != np.uint8 or frames.shape[1] % 3 or frames.shape[2] % 2 or not len(frames):
-        raise ValueError(f"expected packed yuv420p frames (T, 3H/2, W) uint8, got {frames.dtype} {frames.shape}")
-    buf = io.BytesIO()
-    _mux((av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="yuv420p") for f in frames), buf, fmt="mp4",
-         codec="libx264", fps=fps, width=frames.shape[2], height=frames.shape[1] * 2 // 3, crf=crf,
-         pix_fmt="yuv420p", options={"threads": "1", "preset": preset})
-    decoded = read_video(buf.getvalue())
-    return Clip(decoded.frames, fps=fps, meta=dict(meta or {}))

@@ -10,15 +10,12 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.io import reencode, reencode_yuv420, rgb_to_yuv420_square, yuv420_to_rgb
+from vidprov.io import reencode
 
 DEFAULT_SIZE = 256
 DEFAULT_FPS = 8.0
 DEFAULT_NUM_FRAMES = 16
 DEFAULT_CRF = 23
-# Where frames are resized before the round-trip: "rgb24" (OpenCV, then swscale converts to yuv420p for
-# the encoder) or "yuv420p" (swscale resizes straight into the encoder's format: no RGB detour).
-RESIZE_IN = ("rgb24", "yuv420p")
 
 
 def resample_indices(n_src: int, src_fps: float, fps: float, num_frames: int, *, short: str = "reflect",
@@ -73,7 +70,6 @@ def normalize(
     short: str = "reflect",
     offset_s: float = 0.0,
     preset: str = "medium",
-    resize_in: str = "rgb24",
 ) -> Clip:
     """Resize short side + centre crop, resample to fps, fix the frame count, H.264 round-trip.
 
@@ -82,58 +78,21 @@ def normalize(
     the parameters and how many distinct source frames were used. The round-trip is bit-reproducible
     only with a preset in vidprov.io.BIT_EXACT_PRESETS (ultrafast, the detectors' windows) at 64 px and
     above; other presets, and libx264 on smaller frames (e.g. 32x32), vary from call to call.
-    resize_in: see RESIZE_IN; "yuv420p" needs a square, even `size`.
     """
     if not isinstance(clip, Clip):
         raise TypeError(f"normalize expects a Clip, got {type(clip).__name__}")
-    _check_resize_in(resize_in, size)
     idx = resample_indices(clip.num_frames, clip.fps, fps, num_frames, short=short, offset_s=offset_s)
-    if resize_in == "yuv420p":
-        uniq, inverse = np.unique(idx, return_inverse=True)  # convert each source frame once
-        out = _finish_yuv420(rgb_to_yuv420_square(clip.frames[uniq], size)[inverse], fps, crf, preset, clip.meta)
-    else:
-        out = Clip(resize_center_crop(clip.frames[idx], size), fps=fps, meta=dict(clip.meta))
-        if crf is not None:
-            out = reencode(out, crf=crf, preset=preset)
+    out = Clip(resize_center_crop(clip.frames[idx], size), fps=fps, meta=dict(clip.meta))
+    if crf is not None:
+        out = reencode(out, crf=crf, preset=preset)
     return out.replace(normalized=_record(size, fps, num_frames, crf, preset, short, offset_s, idx,
-                                          [clip.height, clip.width], clip.fps, resize_in))
+                                          [clip.height, clip.width], clip.fps))
 
 
-def _record(size, fps, num_frames, crf, preset, short, offset_s, idx, source_size, source_fps, resize_in) -> dict:
+def _record(size, fps, num_frames, crf, preset, short, offset_s, idx, source_size, source_fps) -> dict:
     """meta['normalized']: the parameters, and how many distinct source frames were used."""
-    params = {
+    return {
         "size": size, "fps": fps, "num_frames": num_frames, "crf": crf, "preset": preset, "short": short,
         "offset_s": offset_s, "unique_source_frames": int(len(np.unique(idx))),
         "source_size": source_size, "source_fps": source_fps,
     }
-    if resize_in != "rgb24":  # the key is absent from windows made before it existed (all rgb24)
-        params["resize_in"] = resize_in
-    return params
-
-
-def _check_resize_in(resize_in: str, size) -> None:
-    if resize_in not in RESIZE_IN:
-        raise ValueError(f"resize_in must be one of {RESIZE_IN}, got {resize_in!r}")
-    if resize_in == "yuv420p" and (not isinstance(size, (int, np.integer)) or size < 2 or size % 2):
-        raise ValueError(f"resize_in='yuv420p' needs an even square size, got {size!r}")
-
-
-def _finish_yuv420(frames: np.ndarray, fps: float, crf: int | None, preset: str, meta: dict) -> Clip:
-    if crf is None:
-        return Clip(yuv420_to_rgb(frames), fps=fps, meta=dict(meta))
-    return reencode_yuv420(frames, fps=fps, crf=crf, preset=preset, meta=meta)
-
-
-def normalize_yuv420(frames: np.ndarray, *, fps: float = DEFAULT_FPS, num_frames: int = DEFAULT_NUM_FRAMES,
-                     crf: int | None = DEFAULT_CRF, preset: str = "medium", short: str = "reflect",
-                     meta: dict | None = None) -> Clip:
-    """normalize() for frames already cut to the target size in yuv420p and sampled at `fps`
-    ((T, 3S/2, S) packed, as vidprov.io.iter_frames_yuv420 yields them): fix the count, round-trip."""
-    frames = np.asarray(frames)
-    if frames.ndim != 3 or frames.shape[1] * 2 != frames.shape[2] * 3:
-        raise ValueError(f"expected packed square yuv420p frames (T, 3S/2, S), got shape {frames.shape}")
-    size = frames.shape[2]
-    idx = resample_indices(len(frames), fps, fps, num_frames, short=short)
-    out = _finish_yuv420(frames[idx], fps, crf, preset, meta or {})
-    return out.replace(normalized=_record(size, fps, num_frames, crf, preset, short, 0.0, idx, [size, size], fps,
-                                          "yuv420p"))
