@@ -15,6 +15,7 @@ import pandas as pd
 
 from vidprov import metrics as M
 from vidprov.atomic import atomic_write as _atomic_write
+from vidprov.atomic import atomic_write_json
 from vidprov.benchmarks.harness import BenchResult
 
 MAIN_METRICS = ("roc_auc", "average_precision", "eer", "tpr_at_fpr_1pct", "tpr_at_fpr_0.1pct", "accuracy", "f1", "ece")
@@ -251,6 +252,6 @@ def write_outputs(result: BenchResult, out: str | os.PathLike, *, config: dict, 
     files["report"] = out / "report.md"
     meta = {"config": config, "versions": versions(), "runtime_s": round(runtime_s, 1), "command": command,
             "folds": result.folds, "skipped": result.skipped, "timings": result.timings}
-    _atomic_write(out / "config.json", lambda t: Path(t).write_text(json.dumps(meta, indent=2, default=str)))
+    atomic_write_json(out / "config.json", meta)
     files["config"] = out / "config.json"
     return files

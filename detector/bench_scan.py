@@ -43,7 +43,7 @@ def decode_only(path: Path) -> int:
 def run_bench_scan(files=None, repeats: int = 3, model=None, out=None, console=None) -> list[dict]:
     from rich.table import Table
 
-    from vidprov.detector.persist import write_json
+    from vidprov.atomic import atomic_write_json
     from vidprov.detector.scan import Scanner
 
     tmp = tempfile.TemporaryDirectory()
@@ -82,5 +82,5 @@ def run_bench_scan(files=None, repeats: int = 3, model=None, out=None, console=N
                       f"{r['serial_scan_s']:.2f}s")
         console.print(t)
     if out is not None:
-        write_json(out, rows)
+        atomic_write_json(out, rows, sort_keys=True)
     return rows

@@ -210,9 +210,9 @@ def evaluate_cmd(
                             window_size=window_size, preset=preset)
     print_evaluation(res, console)
     if out is not None:
-        from vidprov.detector.persist import write_json
+        from vidprov.atomic import atomic_write_json
 
-        write_json(out, res)
+        atomic_write_json(out, res, sort_keys=True)
 
 
 def bench_scan(

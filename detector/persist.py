@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from vidprov.atomic import atomic_write
+from vidprov.atomic import atomic_write, atomic_write_json
 from vidprov.errors import VidprovError
 
 WEIGHTS = "model.safetensors"
@@ -20,27 +19,6 @@ class DetectorFileError(VidprovError):
     """A saved detector folder is missing, incomplete or of another kind."""
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=2, sort_keys=True, default=_jsonable)
-
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text + "\n")
-
-    atomic_write(path, write)
-
-
-def _jsonable(o: Any):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def save_folder(folder: str | os.PathLike, kind: str, config: dict, tensors: dict[str, np.ndarray]) -> Path:
     """Write tensors then config (config last: its presence marks a complete folder)."""
     from safetensors.numpy import save_file
@@ -49,7 +27,7 @@ def save_folder(folder: str | os.PathLike, kind: str, config: dict, tensors: dic
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, tmp))
-    write_json(folder / CONFIG, {"kind": kind, **config})
+    atomic_write_json(folder / CONFIG, {"kind": kind, **config}, sort_keys=True)
     return folder
 
 

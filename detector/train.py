@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidprov.atomic import atomic_write_json
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector, logit
-from vidprov.detector.persist import write_json
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.windows import WindowSpec, iter_windows
 from vidprov.manifest import Manifest
@@ -281,7 +281,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         "train_seconds": round(time.time() - t_start, 1),
         "test_clips": test.assign(p=test["p"].round(4))[["path", "label", "generator", "p"]].to_dict("records"),
     }
-    write_json(out / "card.json", card)
+    atomic_write_json(out / "card.json", card, sort_keys=True)
     (out / "MODEL_CARD.md").write_text(model_card_markdown(card))
     return card
 

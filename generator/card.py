@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidprov.atomic import atomic_write_json
 from vidprov.generator.video_generator import WEIGHTS_DIR
 
 EVAL_PROMPTS = ["cars on a road from a static traffic camera", "a person signing with their hands",
@@ -96,7 +97,7 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
     }
     if run_eval:
         info["eval"] = evaluate(out)
-    (out / "metrics.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    atomic_write_json(out / "metrics.json", info)
     card = model_card(info)
     if notes:
         card += "\n## Training history (as run)\n\n" + notes.strip() + "\n"

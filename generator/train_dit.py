@@ -12,7 +12,6 @@ logit-normally and passed to the transformer as timestep 1000 s (the scale both 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidprov.atomic import atomic_write_json
 from vidprov.generator import checkpoint, distributed, pipeline
 from vidprov.generator.data import CacheConfig, CropSampler, build_cache, load_captions
 from vidprov.generator.models import (
@@ -312,7 +312,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
         save_ckpt()
         summary = {"family": cfg.family, "step": step, "cpu_s": cpu_s, "heldout_flow_loss": last_held,
                    "final_train_loss": float(np.mean([v for _, v in history["train"][-100:]])) if history["train"] else None}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_json(out / "summary.json", summary)
         log.info("transformer %s: %s", cfg.family, summary)
     distributed.teardown(dist)
     return summary

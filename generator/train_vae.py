@@ -8,7 +8,6 @@ fixed 17-frame crops of clips whose source groups are never trained on, using th
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidprov.atomic import atomic_write_json
 from vidprov.generator import checkpoint, distributed
 from vidprov.generator.data import CacheConfig, CropSampler, build_cache
 from vidprov.generator.models import VAEConfig, build_vae, check_family, default_vae_config
@@ -243,7 +243,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         save_ckpt()
         summary = {"family": cfg.family, "step": step, "cpu_s": cpu_s, "heldout_psnr_db": last_psnr,
                    "final_loss": float(np.mean([v for _, v in history["train"][-50:]])) if history["train"] else None}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_json(out / "summary.json", summary)
         log.info("VAE %s: %s", cfg.family, summary)
     else:
         summary = {}

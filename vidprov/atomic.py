@@ -48,5 +48,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, **kwargs: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, **kwargs))
+def jsonable(o: Any) -> Any:
+    """JSON form of what vidprov writes besides plain types: numpy scalars and arrays, tuples, dataclasses,
+    paths. Anything else is an error, not silently a string."""
+    import dataclasses
+
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, sort_keys: bool = False) -> Path:
+    """The one JSON writer: indented, numpy-aware (see jsonable), newline-terminated, atomic."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys, default=jsonable) + "\n")

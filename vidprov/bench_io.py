@@ -3,7 +3,6 @@ files, measured side by side in one run, and write_video's encode frames/s."""
 
 from __future__ import annotations
 
-import json
 import platform
 import tempfile
 import time
@@ -14,6 +13,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from vidprov.atomic import atomic_write_json
 from vidprov.clip import Clip
 from vidprov.io import read_video, write_video
 from vidprov.samples import packaged_real_clips
@@ -75,5 +75,5 @@ def run_bench_io(*, files: list[Path] | None, repeats: int, out: Path | None, co
     result = {"files": rows, "overall_ratio": overall, "write_fps_640x360": clip.num_frames / t_write,
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "repeats": repeats}
     if out:
-        Path(out).write_text(json.dumps(result, indent=2))
+        atomic_write_json(out, result)
     return result

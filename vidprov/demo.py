@@ -5,7 +5,6 @@ adds its step (generate -> mark and sign -> scan -> verify -> benchmark summary)
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from vidprov.atomic import atomic_write_json
 from vidprov.errors import VidprovError
 from vidprov.io import probe, read_video, write_video
 from vidprov.manifest import DEFAULT_SHARED_MANIFEST, Manifest
@@ -119,6 +119,6 @@ def run_demo(*, out: Path, data: Path | None, quick: bool, console: Console,
         report += [f"## {title}", "", body, ""]
     report += ["## Timings (s)", "", _md_table(["step", "seconds"], [[k, v] for k, v in timings.items()])]
     (out / "report.md").write_text("\n".join(report) + "\n")
-    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    atomic_write_json(out / "timings.json", timings)
     console.print(f"report written to [bold]{out / 'report.md'}[/bold]")
     return ctx

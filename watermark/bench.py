@@ -9,7 +9,6 @@ Writes rows.csv, summary.csv, summary.md, summary.json and plots into --out.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 import vidprov
+from vidprov.atomic import atomic_write_json
 from vidprov.atomic import atomic_write_text as _atomic_text
 from vidprov.perturb import WATERMARK_GRID, WATERMARK_QUICK_GRID, WATERMARK_TARGETS, get
 from vidprov.watermark import pixel
@@ -286,7 +286,7 @@ def write_reports(out: Path, rows, quality, null_p, summary, console) -> None:
         md.append(f"| {a} | " + " | ".join(cells) + " |")
     md += ["", "## Speed (frames/s, 640x360, this machine)", ""] + [f"- {k}: {v:.1f}" for k, v in summary["speed"].items()]
     _atomic_text(out / "summary.md", "\n".join(md) + "\n")
-    _atomic_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    atomic_write_json(out / "summary.json", summary)
     # plots
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for m, g in rows[rows.attack.str.match(r"^(none|h264_crf\d+)$")].groupby("method"):
