@@ -138,9 +138,9 @@ def model_card(info: dict) -> str:
         "",
         "## Training (exact commands; each run resumes from its ckpt.pt)",
         "```",
-        f"python -m vidprov.generator.train vae --family {f} --threads 1 --batch-size {vcfg['batch_size']} "
+        f"vidprov generator train-vae --family {f} --threads 1 --batch-size {vcfg['batch_size']} "
         f"--size {vcfg['size']} --frames {vcfg['frames']}{_vae_flags(vcfg.get('vae', {}))}   # seed {vcfg['seed']}, lr {vcfg['lr']}",
-        f"python -m vidprov.generator.train dit --family {f} --threads 1 --batch-size {tcfg['batch_size']}"
+        f"vidprov generator train --family {f} --threads 1 --batch-size {tcfg['batch_size']}"
         f"   # seed {tcfg['seed']}, lr {tcfg['lr']}",
         f"vidprov generator export --family {f}",
         "```",

@@ -59,6 +59,10 @@ def generate(
                       f"({meta['family']}, {meta['checkpoint_hash']}) in {meta['time_s']:.2f}s -> {out}")
 
 
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
 def _csv(text: str, cast=str) -> list:
     return [cast(x.strip()) for x in text.split(",") if x.strip()]
 
@@ -105,6 +109,10 @@ def train_vae_cmd(
     frames: Annotated[int | None, typer.Option(help="Training crop frames (4k+1).")] = None,
     lr: Annotated[float | None, typer.Option()] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Decoded-crop cache folder.")] = None,
+    eval_size: Annotated[int | None, typer.Option(help="Held-out crop side for PSNR (default 64).")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between held-out evaluations.")] = None,
+    ckpt_every_s: Annotated[float | None, typer.Option(help="Seconds between checkpoints.")] = None,
     freeze_encoder: Annotated[bool, typer.Option("--freeze-encoder", help="Fine-tune the decoder only.")] = False,
     init_from: Annotated[Path | None, typer.Option(help="Start from a saved VAE folder (e.g. generator/weights/ltx/vae).")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
@@ -112,7 +120,8 @@ def train_vae_cmd(
     latent_channels: Annotated[int | None, typer.Option(help="Latent channels (default 16; the shipped ltx uses 64).")] = None,
     spatial_compression: Annotated[int | None, typer.Option(help="wan only: 8 (default) or 4.")] = None,
 ) -> None:
-    """Train a video VAE on random spacetime crops of real clips (resumable; torchrun for DDP)."""
+    """Train a video VAE on random spacetime crops of real clips (resumable; data-parallel under torchrun:
+    `torchrun --nproc_per_node 2 -m vidprov.cli generator train-vae --family ltx`)."""
     from vidprov.generator.models import check_family
     from vidprov.generator.train_vae import make_config, train_vae
 
@@ -121,7 +130,8 @@ def train_vae_cmd(
                               steps=steps, batch_size=batch_size, size=size, frames=frames, lr=lr, threads=threads,
                               freeze_encoder=freeze_encoder or None, init_from=str(init_from) if init_from else None,
                               seed=seed, device=device, latent_channels=latent_channels,
-                              spatial_compression=spatial_compression))
+                              spatial_compression=spatial_compression, cache_dir=_str(cache_dir), eval_size=eval_size,
+                              eval_every=eval_every, ckpt_every_s=ckpt_every_s))
     console.print_json(data=s)
 
 
@@ -137,11 +147,17 @@ def train_dit_cmd(
     batch_size: Annotated[int | None, typer.Option()] = None,
     lr: Annotated[float | None, typer.Option()] = None,
     threads: Annotated[int | None, typer.Option()] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Latent cache folder.")] = None,
+    windows_per_clip: Annotated[int | None, typer.Option(help="Latent windows cached per clip.")] = None,
+    crops_per_window: Annotated[int | None, typer.Option(help="Random crops encoded per window.")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between held-out evaluations.")] = None,
+    ckpt_every_s: Annotated[float | None, typer.Option(help="Seconds between checkpoints.")] = None,
     init_from: Annotated[Path | None, typer.Option(help="Continue from a saved pipeline folder (generator/weights/<family>).")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     device: DeviceOpt = None,
 ) -> None:
-    """Train the text-conditioned transformer (flow matching) on cached latents of a frozen VAE."""
+    """Train the text-conditioned transformer (flow matching) on cached latents of a frozen VAE (resumable;
+    data-parallel under torchrun: `torchrun --nproc_per_node 2 -m vidprov.cli generator train --family ltx`)."""
     from vidprov.generator.models import check_family
     from vidprov.generator.train_dit import make_config, train_dit
 
@@ -149,7 +165,9 @@ def train_dit_cmd(
     s = train_dit(make_config(family, out=str(out) if out else None, vae_ckpt=str(vae_ckpt) if vae_ckpt else None,
                               vae_dir=str(vae_dir) if vae_dir else None, data=str(data) if data else None,
                               minutes=minutes, steps=steps, batch_size=batch_size, lr=lr, threads=threads,
-                              init_from=str(init_from) if init_from else None, seed=seed, device=device))
+                              init_from=str(init_from) if init_from else None, seed=seed, device=device,
+                              cache_dir=_str(cache_dir), windows_per_clip=windows_per_clip,
+                              crops_per_window=crops_per_window, eval_every=eval_every, ckpt_every_s=ckpt_every_s))
     console.print_json(data=s)
 
 

@@ -275,6 +275,3 @@ def export_vae(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, *, use_
     vae.save_pretrained(out_dir, safe_serialization=True)
     return vae
 
-
-if __name__ == "__main__":  # pragma: no cover - use `python -m vidprov.generator.train vae`
-    raise SystemExit("use: python -m vidprov.generator.train vae --family ltx|wan ...")
