@@ -107,17 +107,14 @@ def bench_io(
 
 
 def _register_components() -> None:
-    # Each component's cli module adds its commands; heavy imports stay inside the commands.
-    import importlib
+    # Each component's cli module adds its commands through register(app, bench); heavy imports stay
+    # inside the commands.
+    from vidprov.benchmarks import cli as benchmarks_cli
+    from vidprov.detector import cli as detector_cli
+    from vidprov.generator import cli as generator_cli
+    from vidprov.watermark import cli as watermark_cli
 
-    for mod in ("vidprov.generator.cli", "vidprov.watermark.cli", "vidprov.detector.cli",
-                "vidprov.benchmarks.cli", "vidprov.app.cli"):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue  # that component has no commands yet
-            raise
+    for module in (generator_cli, watermark_cli, detector_cli, benchmarks_cli):
         module.register(app, bench)
 
 

@@ -104,11 +104,7 @@ def run_demo(*, out: Path, data: Path | None, quick: bool, console: Console,
     for mod in STEP_MODULES:
         if only is not None and mod.split(".")[1] not in only:
             continue
-        try:
-            steps.append((mod.split(".")[1], importlib.import_module(mod).demo_step))
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+        steps.append((mod.split(".")[1], importlib.import_module(mod).demo_step))
     for name, step in steps:
         console.rule(f"[bold]{name}")
         t0 = time.perf_counter()
