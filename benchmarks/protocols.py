@@ -24,64 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.errors import VidprovError
+from vidprov.families import GENERATOR_FAMILIES, family_of  # noqa: F401  (part of the protocols' API)
 from vidprov.manifest import Manifest
 
 PROTOCOLS = ("in-dist", "logo", "cross", "robust")
 NEGATIVE_HARD = ("animation", "synthetic")
 
-# Lineage of the public generators in ../shared/data (and common others), for leave-one-family-out.
-# A family holds models that share weights or architecture (fine-tunes, distillations, plug-ins),
-# so holding out one member while training on its sibling would not test generalisation.
-GENERATOR_FAMILIES: dict[str, str] = {
-    # ModelScope T2V (VideoFusion UNet3D) and its descendants
-    "modelscope": "modelscope",
-    "zeroscope": "modelscope",       # fine-tune of ModelScope T2V
-    "instructvideo": "modelscope",   # reward fine-tune of ModelScope T2V
-    "motiondirector": "modelscope",  # motion LoRAs on ModelScope T2V
-    "videolcm": "modelscope",        # consistency distillation of ModelScope T2V
-    "tft2v": "modelscope",           # TF-T2V, same Alibaba codebase and UNet
-    "show1": "modelscope",           # pixel keyframes, but final frames from ZeroScope latent upscaling
-    # VideoCrafter and its descendants
-    "videocrafter": "videocrafter",
-    "dynamicrafter": "videocrafter",  # image animation built on VideoCrafter
-    "tooncrafter": "videocrafter",    # built on DynamiCrafter
-    "t2vturbo": "videocrafter",       # distilled from VideoCrafter2
-    # Stable Video Diffusion
-    "svd": "svd",
-    # AnimateDiff (SD 1.5 + motion module) and plug-ins
-    "animatediff": "animatediff",
-    "animatelcm": "animatediff",      # consistency-distilled AnimateDiff-style motion module
-    "pia": "animatediff",             # image animator plugged into AnimateDiff
-    # DiT video models in the Latte / Open-Sora line
-    "opensora": "opensora",
-    "opensoraplan": "opensora",       # Open-Sora-Plan v1.0 started from Latte's architecture
-    "latte": "opensora",
-    # LaVie and its descendants
-    "lavie": "lavie",
-    "seine": "lavie",                 # LaVie-based transition/prediction model
-    "vlogger": "lavie",               # ShowMaker built on LaVie/SEINE
-    # independent: their own family
-    "gen2": "gen2",
-    "t2vzero": "t2vzero",
-    "consisti2v": "consisti2v",
-    # the shared data's later generators (its unseen-family split)
-    "animateanything": "modelscope",  # fine-grained image animation fine-tuned from ModelScope T2V
-    "cinemo": "opensora",             # image animation on Latte's architecture
-    "kandinskyvideo": "kandinskyvideo",
-    "vchitect2": "vchitect2",
-    "anyv2v": "anyv2v",               # video editing with an I2VGen-XL backbone
-    "tokenflow": "tokenflow",         # video editing with a Stable Diffusion image model
-    "flatten": "flatten",             # video editing with a Stable Diffusion image model
-}
-
-
 class ProtocolError(VidprovError):
     """A protocol cannot be built from the given data (no test clips, unknown protocol...)."""
-
-
-def family_of(generator: str) -> str:
-    g = str(generator).strip().lower()
-    return GENERATOR_FAMILIES.get(g, g or "unknown")
 
 
 def binary_labels(manifest: Manifest) -> np.ndarray:

@@ -2,8 +2,8 @@
 group-CV, leave-one-generator-family-out, per source format. The harness (`vidprov bench detector`)
 is the reference; this exists so that every design choice here could be checked quickly.
 
-Lineage families group generators that share a backbone or decoder, so that holding a family out
-really tests an unseen generator (holding out zeroscope alone while modelscope trains would not).
+Families (vidprov.families, the table the harness uses too) group generators that share a backbone or
+decoder, so that holding a family out really tests an unseen generator.
 """
 
 from __future__ import annotations
@@ -17,26 +17,8 @@ from vidprov.detector.dataset import DEFAULT_CACHE, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.features import FeatureConfig
 from vidprov.detector.windows import WindowSpec
+from vidprov.families import family_of
 from vidprov.manifest import Manifest
-
-# Public generators by lineage (backbone / VAE they build on), from their papers and repositories.
-LINEAGE = {
-    "modelscope": "modelscope", "zeroscope": "modelscope", "motiondirector": "modelscope",
-    "instructvideo": "modelscope", "videolcm": "modelscope", "show1": "modelscope", "tft2v": "modelscope",
-    "videocrafter": "videocrafter", "dynamicrafter": "videocrafter", "tooncrafter": "videocrafter",
-    "t2vturbo": "videocrafter",
-    "svd": "svd",
-    "animatediff": "animatediff", "animatelcm": "animatediff", "pia": "animatediff", "t2vzero": "animatediff",
-    "opensora": "opensora", "opensoraplan": "opensora", "latte": "opensora",
-    "lavie": "lavie", "seine": "lavie", "vlogger": "lavie", "consisti2v": "lavie",
-    "gen2": "closed",
-}
-
-
-def lineage(generator: str) -> str:
-    if generator.startswith("vidprov"):
-        return generator  # each vidprov generator family is its own lineage
-    return LINEAGE.get(generator, generator or "real")
 
 
 def _clip_auc(table: pd.DataFrame, p: np.ndarray) -> tuple[float, pd.DataFrame]:
@@ -81,8 +63,8 @@ def evaluate_features(data: Path, classifier: str = "gb", folds: int = 5, seed: 
         if agg.loc[both, "y"].nunique() == 2:
             per_format[f"{kind}_only"] = roc_auc(agg.loc[both, "y"], agg.loc[both, "p"])
 
-    # Leave one lineage family out: train on everything else, test on that family vs held-out real groups.
-    fam = table["generator"].map(lineage)
+    # Leave one generator family out: train on everything else, test on that family vs held-out real groups.
+    fam = table["generator"].map(family_of)
     real_groups = np.unique(groups[y == 0])
     rng = np.random.default_rng(seed)
     logo = {}
