@@ -33,6 +33,21 @@ def _read_manifest(path: Path):
     return Manifest.read(path)
 
 
+def _default_data(data: Path | None) -> Path:
+    """--data, or the shared data when present (said on the console); else a one-line error."""
+    from vidprov.errors import VidprovError
+    from vidprov.manifest import DEFAULT_SHARED_MANIFEST
+
+    if data is not None:
+        return data
+    if DEFAULT_SHARED_MANIFEST.is_file():
+        console.print(f"data: the shared data ({DEFAULT_SHARED_MANIFEST}); pass --data to use another manifest")
+        return DEFAULT_SHARED_MANIFEST
+    raise VidprovError(f"no --data given and no shared data at {DEFAULT_SHARED_MANIFEST} (or $VIDPROV_DATA): pass "
+                       "--data MANIFEST with real and generated clips (the sample clips packaged with the install "
+                       "are all real, so they cannot train a detector)")
+
+
 @dataset_app.command("index")
 def dataset_index(
     folder: Annotated[Path, typer.Argument(help="real/ + generated/<generator>/ folders, a folder holding MANIFEST.csv "
@@ -107,8 +122,9 @@ def _detector_params(items: list[str], names: list[str]) -> dict[str, dict]:
 
 
 def bench_detector(
-    data: Annotated[Path, typer.Option("--data", help="Manifest (or data folder) to train/test on.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for results, report and plots.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Manifest (or data folder) to train/test on "
+                                                             "(default: the shared data, when present).")] = None,
     detectors: Annotated[str | None, typer.Option(help="Comma-separated registered detector names "
                                                        "(default: d3,frame_cnn,saturation with --quick, else d3,aeroblade,frame_cnn,saturation).")] = None,
     external: Annotated[list[str] | None, typer.Option("--external", help="External detector command with {list} and {out}; "
@@ -144,6 +160,7 @@ def bench_detector(
     torch.set_num_threads(max(1, threads))
     t0 = time.monotonic()
     preset = QUICK if quick else FULL
+    data = _default_data(data)
     manifest = _read_manifest(data)
     clips_cap = max_clips if max_clips is not None else preset.get("max_clips")
     if clips_cap:

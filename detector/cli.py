@@ -92,6 +92,11 @@ class _Null:
 
 
 def print_table(reports, threshold: float | None = None, out: Console = console) -> None:
+    out.print(scan_table(reports, threshold))
+
+
+def scan_table(reports, threshold: float | None = None) -> Table:
+    """The scan reports as a rich table: P(generated), verdict, coverage, per-window scores, drivers."""
     colour = {"likely generated": "red", "likely real": "green", "uncertain": "yellow", "error": "magenta"}
     table = Table("file", "P(gen)", "verdict", "analysed", "segments", "top drivers",
                   title=None if threshold is None else f"threshold {threshold:.3f}")
@@ -104,7 +109,7 @@ def print_table(reports, threshold: float | None = None, out: Console = console)
         drivers = ", ".join(f"{d['feature']}{'+' if d['log_odds'] > 0 else '-'}" for d in r.drivers[:3])
         c = colour.get(r.verdict, "white")
         table.add_row(Path(r.path).name, f"{r.p_generated:.3f}", f"[{c}]{r.verdict}[/{c}]", dur, segs, drivers)
-    out.print(table)
+    return table
 
 
 def _floats(text: str, option: str) -> tuple[float, ...]:

@@ -5,6 +5,7 @@ the verdict table."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from vidprov.errors import VidprovError
@@ -49,7 +50,7 @@ def _reencoded(items, folder: Path, quick: bool) -> list[tuple[str, Path]]:
 
 
 def demo_step(ctx) -> None:
-    from vidprov.detector.cli import print_table
+    from vidprov.detector.cli import scan_table
     from vidprov.detector.persist import DetectorFileError
     from vidprov.provenance import Scanner
 
@@ -65,7 +66,9 @@ def demo_step(ctx) -> None:
     for (kind, _path), rep in zip(items, scanner.scan_many([str(p) for _, p in items]), strict=True):
         reports.append(rep)
         kinds.append(kind)
-    print_table(reports, scanner.threshold, out=ctx.console)
+    verdicts = Counter(r.verdict for r in reports)
+    ctx.show(scan_table(reports, scanner.threshold),
+             f"{len(reports)} clips scanned: " + ", ".join(f"{n} {v}" for v, n in verdicts.most_common()))
     ctx.state["scan_reports"] = [r.to_dict() for r in reports]
     # The second shipped model, trained with vidprov's own generators too, on the same clips.
     try:
@@ -82,7 +85,7 @@ def demo_step(ctx) -> None:
         p_own = "-" if o is None or o.p_generated is None else f"{o.p_generated:.3f} ({o.verdict})"
         rows.append(f"| {Path(r.path).name} | {kind} | {p} | {verdict} | {r.analysed_s:.1f}s | "
                     f"{r.provenance_verdict or ''} | {p_own} |")
-        if o is not None:
+        if o is not None and ctx.console.is_terminal:
             ctx.console.print(f"with-vidprov model: {Path(r.path).name} ({kind}): {p_own}")
     ctx.section("Detector: scan verdicts",
                 f"Default detector, threshold {scanner.threshold:.3f} (1% FPR on held-out real groups); "

@@ -37,7 +37,7 @@ def demo_step(ctx) -> None:
             row = [path.name, f"{family} ({clip.meta['checkpoint_hash']})", prompt, str(i), "20", f"{clip.meta['time_s']:.2f}"]
             rows.append(row)
             table.add_row(*row)
-    ctx.console.print(table)
+    ctx.show(table, f"{len(rows)} clips generated into {out}" + (f"; {len(missing)} families skipped" if missing else ""))
     ctx.state.setdefault("generated", []).extend(str(p) for p in paths)
     md = ["| file | model | prompt | seed | steps | s |", "|---|---|---|---|---|---|"]
     md += ["| " + " | ".join(r) + " |" for r in rows]

@@ -245,3 +245,19 @@ def test_detector_params_option_parses_json_values_and_rejects_bad_ones():
     for bad in ("fused.epochs", "epochs=3", "other.k=1"):
         with pytest.raises(typer.BadParameter):
             _detector_params([bad], ["fused"])
+
+
+def test_bench_detector_defaults_to_the_shared_data_and_says_so(tmp_path, monkeypatch, capsys):
+    from vidprov import manifest as manifest_module
+    from vidprov.benchmarks import cli as bench_cli
+    from vidprov.errors import VidprovError
+
+    shared = tmp_path / "MANIFEST.csv"
+    shared.write_text("path,label\n")
+    monkeypatch.setattr(manifest_module, "DEFAULT_SHARED_MANIFEST", shared)
+    assert bench_cli._default_data(tmp_path / "mine.csv") == tmp_path / "mine.csv"
+    assert bench_cli._default_data(None) == shared
+    assert "the shared data" in capsys.readouterr().out
+    monkeypatch.setattr(manifest_module, "DEFAULT_SHARED_MANIFEST", tmp_path / "absent.csv")
+    with pytest.raises(VidprovError, match="no --data given and no shared data"):
+        bench_cli._default_data(None)

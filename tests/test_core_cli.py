@@ -52,3 +52,22 @@ def test_demo_core_step_writes_report(tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Clips found" in report and "bikes.mp4" in report
     assert list((tmp_path / "report" / "normalized").glob("*.mp4"))
+
+
+def test_demo_tables_become_one_line_summaries_off_a_terminal(tmp_path):
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from vidprov.demo import DemoContext
+
+    table = Table("clip", "finding")
+    table.add_row("a_very_long_clip_name.mp4", "Manifest stripped (or never attached), watermark present " * 3)
+    for terminal, expect in ((False, "2 clips checked (full table in report.md)"), (True, "finding")):
+        buf = io.StringIO()
+        ctx = DemoContext(out=tmp_path, console=Console(file=buf, force_terminal=terminal, width=80), quick=True,
+                          real_paths=[], manifest=None)
+        ctx.show(table, "2 clips checked")
+        assert expect in buf.getvalue()
+        assert ("a_very_long" in buf.getvalue()) == terminal

@@ -44,6 +44,14 @@ class DemoContext:
     def section(self, title: str, markdown: str) -> None:
         self.sections.append((title, markdown))
 
+    def show(self, table: Table, summary: str) -> None:
+        """A table on a terminal; elsewhere (a log file, a pipe) the one-line summary, since a table
+        rendered at the default 80 columns wraps into unreadable cells. report.md has every table."""
+        if self.console.is_terminal:
+            self.console.print(table)
+        else:
+            self.console.print(f"{summary} (full table in report.md)", soft_wrap=True)
+
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -75,7 +83,8 @@ def core_step(ctx: DemoContext) -> None:
             clip = read_video(path, max_frames=64, allow_partial=True)
             norm = normalize(clip, size=128)
             write_video(norm, normalized_dir / f"{i:02d}_{label}.mp4")
-    ctx.console.print(table)
+    ctx.show(table, f"{len(rows)} clips probed, {min(len(paths), 4 if ctx.quick else 12)} normalised into "
+                    f"{normalized_dir}")
     ctx.state["real_paths"] = list(ctx.real_paths)
     ctx.section("Clips found", _md_table(["clip", "label", "container", "codec", "size", "fps", "s", "frames"], rows))
 

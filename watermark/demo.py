@@ -73,7 +73,8 @@ def demo_step(ctx) -> None:
     table = Table("clip", "copy", "C2PA", "watermark", "p-value", "payload", "finding", title="verify")
     for row in rows:
         table.add_row(*map(str, row))
-    ctx.console.print(table)
+    found = sum(r[3] == "yes" for r in rows)
+    ctx.show(table, f"{len(signed)} clips marked and signed; watermark found in {found} of {len(rows)} verified copies")
     ctx.state["signed"] = signed
     header = ["clip", "copy", "C2PA", "watermark", "p-value", "payload", "finding"]
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
