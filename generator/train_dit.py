@@ -212,8 +212,10 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     if cfg.init_from and state is None:
         from diffusers import DiffusionPipeline
 
-        loaded = DiffusionPipeline.from_pretrained(cfg.init_from)
-        loaded.to(dtype=torch.float32)  # shipped weights are float16 on disk; train in float32
+        from vidprov.generator.video_generator import quiet_text_encoder_type_check
+
+        with quiet_text_encoder_type_check():  # shipped weights are float16 on disk; train in float32
+            loaded = DiffusionPipeline.from_pretrained(cfg.init_from, dtype=torch.float32)
         tokenizer, text_encoder, transformer = loaded.tokenizer, loaded.text_encoder, loaded.transformer
         cfg.dit, cfg.text = configs_of(cfg.family, transformer, text_encoder, tokenizer)
     else:

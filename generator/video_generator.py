@@ -59,6 +59,25 @@ def resolve_model(model: str | Path) -> Path:
     return path
 
 
+class _TextEncoderTypeNote(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Expected types for text_encoder")
+
+
+@contextlib.contextmanager
+def quiet_text_encoder_type_check():
+    """WanPipeline annotates its text encoder as UMT5EncoderModel; vidprov's small wan text encoder is a
+    T5EncoderModel (the same interface, one shared position bias instead of one per layer), which diffusers
+    reports on every load. That one message is dropped while a pipeline loads."""
+    logger = logging.getLogger("diffusers.pipelines.pipeline_utils")
+    note = _TextEncoderTypeNote()
+    logger.addFilter(note)
+    try:
+        yield
+    finally:
+        logger.removeFilter(note)
+
+
 def checkpoint_hash(path: Path) -> str:
     """sha256 over the weight files (names and bytes), short: identifies exactly which weights made a clip."""
     h = hashlib.sha256()
@@ -119,12 +138,13 @@ class VideoGenerator:
         if dtype is None:
             dtype = torch.bfloat16 if device.type == "cuda" and path.parent != WEIGHTS_DIR else torch.float32
         try:
-            # No dtype here: weights load into float32 modules whatever their stored dtype (the shipped
-            # ones are float16 on disk); the cast to bf16 on GPUs happens afterwards.
-            pipe = DiffusionPipeline.from_pretrained(path)
+            # The dtype at load time (the shipped weights are float16 on disk): diffusers then keeps the
+            # modules a model lists as float32-only in float32, which a later .to(dtype) would not.
+            with quiet_text_encoder_type_check():
+                pipe = DiffusionPipeline.from_pretrained(path, dtype=dtype)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelNotFoundError(f"{path}: cannot load the pipeline ({exc})") from exc
-        pipe.to(device=device, dtype=dtype)
+        pipe.to(device=device)
         if compile:
             pipe.transformer = torch.compile(pipe.transformer)
         if decode_dtype == "auto":
