@@ -9,18 +9,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.detector.features import FeatureConfig, extract, family_of, to_matrix
-from vidprov.detector.latent import load_vae
-from vidprov.detector.persist import load_folder, save_folder
-from vidprov.detector.registry import register
-from vidprov.detector.trees import (
+from vidprov.detector.exported_models import (
     LinearModel,
     TreeEnsemble,
     calibrator_from_state,
     calibrator_state,
     fit_calibrator,
 )
-from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.features import FeatureConfig, extract, family_of, to_matrix
+from vidprov.detector.persist import load_folder, save_folder
+from vidprov.detector.reconstruction import load_vae
+from vidprov.detector.registry import register
+from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import numpy as np
 
 from vidprov.clip import Clip
 from vidprov.detector.frequency import frequency_features
-from vidprov.detector.latent import Reconstruct, latent_features
+from vidprov.detector.reconstruction import Reconstruct, latent_features
 from vidprov.detector.stats import luma
 from vidprov.detector.temporal import temporal_features
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.detector.exported_models import LinearModel
 from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.persist import load_folder, read_kind, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.stats import luma as window_luma
-from vidprov.detector.trees import LinearModel
-from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)

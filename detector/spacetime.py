@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.detector.exported_models import Platt
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.stats import luma
-from vidprov.detector.trees import Platt
-from vidprov.detector.windowed import DETECTOR_WINDOW, WindowedDetector
+from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ EVAL_PROMPTS = ["cars on a road from a static traffic camera", "a person signing
 
 def heldout_crops(n_per_clip: int = 2, size: int = 64, frames: int = 17, *, data: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fixed 17x64x64 crops of held-out (never trained on) and of training real clips."""
-    from vidprov.generator.data import CacheConfig, CropSampler, build_cache
     from vidprov.generator.train_vae import load_manifest
+    from vidprov.generator.training_data import CacheConfig, CropSampler, build_cache
 
     clips = build_cache(load_manifest(data), "runs/frame_cache", CacheConfig())
     held = [c for c in clips if c.split != "train"]

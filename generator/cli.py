@@ -86,8 +86,8 @@ def generate_dataset(
     Clips are watermarked and signed by default; use --no-mark --no-sign for detector training data
     so a detector cannot learn the watermark instead of generation artefacts.
     """
-    from vidprov.generator.dataset import generate_dataset as run
-    from vidprov.generator.dataset import make_plan, read_prompts
+    from vidprov.generator.generated_dataset import generate_dataset as run
+    from vidprov.generator.generated_dataset import make_plan, read_prompts
     from vidprov.manifest import Manifest
     from vidprov.provenance import write_clip
 

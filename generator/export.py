@@ -72,8 +72,8 @@ def _vae_from_folder(family: str, folder: Path):
 
 def pipeline_from_checkpoints(family: str, vae_ckpt: str | os.PathLike, dit_ckpt: str | os.PathLike):
     """EMA weights of a VAE checkpoint and a transformer checkpoint (+ its latent statistics) -> pipeline."""
-    from vidprov.generator.data import load_captions
     from vidprov.generator.train_dit import TextToVelocity
+    from vidprov.generator.training_data import load_captions
 
     if Path(vae_ckpt).is_dir():
         vae, vs = _vae_from_folder(family, Path(vae_ckpt))

@@ -22,7 +22,6 @@ import torch
 
 from vidprov.atomic import atomic_write_json
 from vidprov.generator import checkpoint, distributed, pipeline
-from vidprov.generator.data import CacheConfig, CropSampler, build_cache, load_captions
 from vidprov.generator.models import (
     DiTConfig,
     TextConfig,
@@ -33,6 +32,7 @@ from vidprov.generator.models import (
 )
 from vidprov.generator.text import build_text_encoder, build_tokenizer
 from vidprov.generator.train_vae import load_manifest
+from vidprov.generator.training_data import CacheConfig, CropSampler, build_cache, load_captions
 from vidprov.vae import get_latent_stats, to_tensor
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from vidprov.atomic import atomic_write_json
 from vidprov.generator import checkpoint, distributed
-from vidprov.generator.data import CacheConfig, CropSampler, build_cache
 from vidprov.generator.models import VAEConfig, build_vae, check_family, default_vae_config
+from vidprov.generator.training_data import CacheConfig, CropSampler, build_cache
 from vidprov.vae import to_tensor, to_uint8
 
 log = logging.getLogger(__name__)

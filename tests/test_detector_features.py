@@ -7,7 +7,7 @@ import pytest
 from vidprov.clip import Clip
 from vidprov.detector.features import FeatureConfig, extract, family_of
 from vidprov.detector.frequency import frequency_features, periodic_peak_features, spectral_features
-from vidprov.detector.latent import latent_features, reconstruction_error
+from vidprov.detector.reconstruction import latent_features, reconstruction_error
 from vidprov.detector.stats import luma
 from vidprov.detector.temporal import curvature, difference_features, flow_features, temporal_features
 
@@ -152,7 +152,7 @@ def test_extract_families_and_exclusion():
 
 def test_load_vae_is_optional():
     import vidprov.generator  # noqa: F401  (registers the shipped families)
-    from vidprov.detector.latent import load_vae
+    from vidprov.detector.reconstruction import load_vae
 
     found = load_vae()
     # Either vidprov's generator ships VAE weights (then a reconstructor comes back) or nothing does.

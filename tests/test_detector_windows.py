@@ -7,7 +7,7 @@ import pytest
 
 from vidprov import encode_video
 from vidprov.clip import Clip
-from vidprov.detector.windowed import is_normalized_window
+from vidprov.detector.window_detector import is_normalized_window
 from vidprov.detector.windows import WindowSpec, iter_windows, rewindable
 
 SPEC = WindowSpec(size=32, fps=8.0, num_frames=8, crf=23, max_windows=None, chunk=2)

@@ -164,7 +164,7 @@ def test_cli_generate_writes_mp4_and_sidecar(saved, tmp_path, monkeypatch, capsy
 
 @pytest.mark.skipif(not DEFAULT_SHARED_MANIFEST.exists(), reason="needs ../shared/data (MANIFEST.csv)")
 def test_captions_cover_every_real_group():
-    from vidprov.generator.data import load_captions
+    from vidprov.generator.training_data import load_captions
     from vidprov.manifest import Manifest
 
     groups = set(Manifest.from_shared().where(label="real").df["group"])

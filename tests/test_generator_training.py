@@ -150,7 +150,7 @@ def _ddp_worker(rank: int, world: int, port: int, data_dir: str, out: str, resul
 def test_ddp_two_processes_gloo_keep_weights_in_sync(data_dir, tmp_path):
     import torch.multiprocessing as mp
 
-    from vidprov.generator.data import CacheConfig, build_cache
+    from vidprov.generator.training_data import CacheConfig, build_cache
     from vidprov.manifest import Manifest
 
     build_cache(Manifest.from_folder(data_dir), tmp_path / "cache", CacheConfig())  # decode once, not in both ranks
@@ -163,8 +163,8 @@ def test_ddp_two_processes_gloo_keep_weights_in_sync(data_dir, tmp_path):
 
 
 def test_generate_dataset_is_resumable_and_writes_a_manifest(tmp_path):
-    from vidprov.generator.dataset import generate_dataset, make_plan
     from vidprov.generator.export import build_random_pipeline, save_pipeline
+    from vidprov.generator.generated_dataset import generate_dataset, make_plan
     from vidprov.manifest import Manifest
     from vidprov.provenance import write_clip
 

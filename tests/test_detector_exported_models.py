@@ -6,7 +6,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from vidprov.detector.trees import Isotonic, LinearModel, Platt, TreeEnsemble
+from vidprov.detector.exported_models import Isotonic, LinearModel, Platt, TreeEnsemble
 
 
 def data(n=200, d=6, seed=0):

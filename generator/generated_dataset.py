@@ -44,7 +44,7 @@ class ClipPlan:
 def read_prompts(path: str | os.PathLike | None) -> list[tuple[str, str]]:
     """(group, prompt) pairs: a file with one prompt per line, or 'group<TAB>prompt'; default captions.json."""
     if path is None:
-        from vidprov.generator.data import load_captions
+        from vidprov.generator.training_data import load_captions
 
         return sorted((g, c) for g, c in load_captions().items())
     p = Path(path)
