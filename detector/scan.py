@@ -281,16 +281,18 @@ def _read_card(folder: Path) -> dict[str, Any]:
     return json.loads(f.read_text()) if f.is_file() else {}
 
 
-_default: Scanner | None = None
+_defaults: dict[type, Scanner] = {}
 _default_lock = threading.Lock()
+
+
+def default_scanner(kind: type[Scanner] = Scanner) -> Scanner:
+    """The process-wide `kind` (Scanner or a subclass) with the default detector, loaded on first use."""
+    with _default_lock:
+        if kind not in _defaults:
+            _defaults[kind] = kind()
+    return _defaults[kind]
 
 
 def scan(src, **kwargs) -> ScanReport:
     """Scan one clip with the default detector (loaded once per process). kwargs go to Scanner."""
-    global _default
-    if kwargs:
-        return Scanner(**kwargs).scan(src)
-    with _default_lock:
-        if _default is None:
-            _default = Scanner()
-    return _default.scan(src)
+    return (Scanner(**kwargs) if kwargs else default_scanner()).scan(src)

@@ -24,6 +24,21 @@ def load(path: str | os.PathLike) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def start_run(cfg) -> tuple[Any, Path, dict[str, Any] | None]:
+    """The set-up both training loops share: check the family, set torch threads, join the data-parallel
+    group, create cfg.out; returns (the distributed context, the run folder, its checkpoint or None)."""
+    from vidprov.generator import distributed
+    from vidprov.generator.models import check_family
+
+    check_family(cfg.family)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dist = distributed.setup(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return dist, out, load(out / "ckpt.pt")
+
+
 class EMA:
     """Exponential moving average of a model's floating-point state (warm-started: early decay is low)."""
 

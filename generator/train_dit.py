@@ -174,13 +174,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
 
     from vidprov.generator.viz import save_curves, save_grid
 
-    check_family(cfg.family)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    dist = distributed.setup(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    state = checkpoint.load(out / "ckpt.pt")
+    dist, out, state = checkpoint.start_run(cfg)
     if state is not None:
         cfg.dit, cfg.text = DiTConfig(**state["config"]["dit"]), TextConfig(**state["config"]["text"])
         cfg.dit.patch_size = tuple(cfg.dit.patch_size)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from vidprov.atomic import atomic_write_json
 from vidprov.generator import checkpoint, distributed
-from vidprov.generator.models import VAEConfig, build_vae, check_family, default_vae_config
+from vidprov.generator.models import VAEConfig, build_vae, default_vae_config
 from vidprov.generator.training_data import CacheConfig, CropSampler, build_cache
 from vidprov.vae import to_tensor, to_uint8
 
@@ -143,14 +143,8 @@ def train_vae(cfg: VAETrainConfig) -> dict:
 
     from vidprov.generator.viz import save_curves, save_grid
 
-    check_family(cfg.family)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    dist = distributed.setup(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    dist, out, state = checkpoint.start_run(cfg)
     ckpt_path = out / "ckpt.pt"
-    state = checkpoint.load(ckpt_path)
     if state is not None:
         cfg.vae = VAEConfig(**state["config"]["vae"])
     vae = build_vae(cfg.vae)

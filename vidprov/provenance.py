@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,17 +242,7 @@ class Scanner(detector_scan.Scanner):
         return report
 
 
-_default: Scanner | None = None
-_default_lock = threading.Lock()
-
-
 def scan(src, **kwargs) -> ScanReport:
     """Scan one clip with the default detector (loaded once per process) and check its provenance.
     kwargs go to Scanner."""
-    global _default
-    if kwargs:
-        return Scanner(**kwargs).scan(src)
-    with _default_lock:
-        if _default is None:
-            _default = Scanner()
-    return _default.scan(src)
+    return (Scanner(**kwargs) if kwargs else detector_scan.default_scanner(Scanner)).scan(src)
