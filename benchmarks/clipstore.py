@@ -11,7 +11,6 @@ effect is what survives that pipeline (e.g. resize_0.25 comes back upsampled, i.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidprov.atomic import atomic_write
+from vidprov.cache import file_digest, load_arrays, save_arrays
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
 from vidprov.io import read_video
@@ -46,26 +45,14 @@ class NormConfig:
         return asdict(self)
 
 
-def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def clip_hashes(manifest: Manifest) -> list[str]:
     """Content hash of each clip: the manifest's sha256 column when present, else the file's."""
     df = manifest.df
     out = []
     for i, row in enumerate(manifest):
         given = str(df["sha256"].iloc[i]).strip() if "sha256" in df.columns else ""
-        out.append(given[:16] if given and given != "nan" else file_hash(manifest.abspath(row)))
+        out.append(given[:16] if given and given != "nan" else file_digest(manifest.abspath(row)))
     return out
-
-
-def _atomic_savez(path: Path, **arrays) -> None:
-    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
 
 
 class ClipStore:
@@ -95,14 +82,14 @@ class ClipStore:
         if h in self._mem:
             return self._mem[h]
         path = self.cache / f"{h}.npz" if self.cache else None
-        if path is not None and path.is_file():
-            with np.load(path) as z:
-                clip = Clip(z["frames"], fps=float(z["fps"]))
+        saved = load_arrays(path) if path is not None else None
+        if saved is not None:
+            clip = Clip(saved["frames"], fps=float(saved["fps"]))
         else:
             clip = normalize(self._decode(row), size=self.norm.size, fps=self.norm.fps,
                              num_frames=self.norm.num_frames, crf=self.norm.crf)
             if path is not None:
-                _atomic_savez(path, frames=clip.frames, fps=np.float64(clip.fps))
+                save_arrays(path, compressed=True, frames=clip.frames, fps=np.float64(clip.fps))
         clip = clip.replace(path=row["path"], clip_hash=h)
         self._mem[h] = clip
         return clip

@@ -12,7 +12,6 @@ and labels) + normalisation + perturbation + clip hash; a re-run only computes w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
 from vidprov.benchmarks.plugins import DetectorSpec
 from vidprov.benchmarks.protocols import NEGATIVE_HARD, Fold, binary_labels, build_folds, family_of
+from vidprov.cache import key as cache_key
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
 from vidprov.perturb import ROBUSTNESS_GRID
@@ -63,8 +63,7 @@ class BenchResult:
 
 def _train_key(spec: DetectorSpec, fold: Fold, store: ClipStore, cfg: BenchConfig) -> str:
     rows = sorted(zip((store.hash(r) for r in fold.train), binary_labels(fold.train).tolist(), strict=True))
-    text = json.dumps({"det": spec.fingerprint(), "train": rows, "norm": cfg.norm.key(), "seed": cfg.seed})
-    return f"{spec.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return f"{spec.name}-{cache_key(spec.fingerprint(), rows, cfg.norm.key(), cfg.seed)}"
 
 
 def _fit_or_load(spec: DetectorSpec, fold: Fold, train_clips, y, key: str, cache: Path | None):

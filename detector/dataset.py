@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from vidprov.atomic import atomic_write
+from vidprov.atomic import atomic_write_text
+from vidprov.cache import key, load_arrays, save_arrays
 from vidprov.clip import Clip
 from vidprov.detector.augment import augment_window
 from vidprov.detector.features import FEATURE_VERSION, FeatureConfig, extract
@@ -32,23 +33,13 @@ AUG_VERSION = 2  # bump when augmentation changes, so cached windows are rebuilt
 DEFAULT_CACHE = Path(os.environ.get("VIDPROV_CACHE", Path.home() / ".cache" / "vidprov")) / "detector"
 
 
-def _key(*parts) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
-
-
 def clip_windows(path: Path, spec: WindowSpec, cache: Path, augment: int, seed: int) -> dict[str, np.ndarray]:
     """Windows of one file: frames (n, T, H, W, 3) uint8, start_s (n,), aug (n,) 0 = original."""
     st = path.stat()
-    key = _key(str(path), st.st_size, st.st_mtime_ns, asdict(spec), augment, seed, AUG_VERSION if augment else 0)
-    f = cache / "windows" / f"{key}.npz"
-    if f.exists():
-        with np.load(f) as z:
-            return {k: z[k] for k in z.files}
-    f.parent.mkdir(parents=True, exist_ok=True)
+    f = cache / "windows" / f"{key(str(path), st.st_size, st.st_mtime_ns, asdict(spec), augment, seed, AUG_VERSION if augment else 0)}.npz"
+    saved = load_arrays(f)
+    if saved is not None:
+        return saved
     wins = list(iter_windows(path, spec))
     frames = [w.clip.frames for w in wins]
     starts = [w.start_s for w in wins]
@@ -60,7 +51,7 @@ def clip_windows(path: Path, spec: WindowSpec, cache: Path, augment: int, seed: 
             starts.append(w.start_s)
             aug.append(k + 1)
     out = {"frames": np.stack(frames), "start_s": np.array(starts), "aug": np.array(aug)}
-    _save_npz(f, **out)
+    save_arrays(f, **out)
     return out
 
 
@@ -107,18 +98,15 @@ def feature_matrix(table: pd.DataFrame, spec: WindowSpec, config: FeatureConfig,
     for path, sub in tqdm(list(table.groupby("abspath", sort=False)), desc="features", disable=not progress):
         p = Path(path)
         st = p.stat()
-        key = _key(str(p), st.st_mtime_ns, asdict(spec), _config_key(config), augment, seed, AUG_VERSION if augment else 0,
-                   *([vae_fingerprint] if "latent" in config.families else []), FEATURE_VERSION)
-        f = cache / "features" / f"{key}.json"
+        k = key(str(p), st.st_mtime_ns, asdict(spec), _config_key(config), augment, seed, AUG_VERSION if augment else 0,
+                *([vae_fingerprint] if "latent" in config.families else []), FEATURE_VERSION)
+        f = cache / "features" / f"{k}.json"
         if f.exists():
             feats = json.loads(f.read_text())
         else:
             frames = clip_windows(p, spec, cache, augment, seed)["frames"]
             feats = [extract(Clip(fr, fps=spec.fps), config, reconstruct) for fr in frames]
-            f.parent.mkdir(parents=True, exist_ok=True)
-            tmp = f.with_suffix(".part")
-            tmp.write_text(json.dumps(feats))
-            os.replace(tmp, f)
+            atomic_write_text(f, json.dumps(feats))
         for row_idx, j in zip(sub.index, sub["index"], strict=True):
             out[row_idx] = feats[j]
     names = sorted(next(iter(out.values())))

@@ -8,7 +8,6 @@ would otherwise dominate what the model sees.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidprov.atomic import atomic_write
+from vidprov.cache import key, load_arrays, save_arrays
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
 
@@ -47,10 +46,6 @@ def load_captions(path: str | os.PathLike | None = None) -> dict[str, str]:
 
 def caption_for(group: str, captions: dict[str, str]) -> str:
     return captions.get(group, "a video")
-
-
-def _atomic_save_npz(path: Path, **arrays) -> None:
-    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def _decode(path: Path, cfg: CacheConfig) -> np.ndarray:
@@ -83,20 +78,20 @@ def build_cache(manifest: Manifest, cache_dir: str | os.PathLike, cfg: CacheConf
     captions = load_captions() if captions is None else captions
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8]
+    cfg_key = key(asdict(cfg))
     out: list[CachedClip] = []
     for row in tqdm(list(split), desc="decoding real clips", unit="clip"):
         src = split.abspath(row)
-        name = hashlib.sha1(str(src).encode()).hexdigest()[:12]
-        f = cache_dir / f"{name}-{key}.npz"
-        if not f.exists():
+        f = cache_dir / f"{key(str(src))}-{cfg_key}.npz"
+        saved = load_arrays(f)
+        if saved is None:
             try:
-                _atomic_save_npz(f, frames=_decode(src, cfg))
+                saved = {"frames": _decode(src, cfg)}
             except VidprovError as exc:
                 log.warning("skipping %s: %s", src, exc)
                 continue
-        with np.load(f) as z:
-            frames = z["frames"]
+            save_arrays(f, **saved)
+        frames = saved["frames"]
         group = str(row["group"])
         out.append(CachedClip(str(src), group, caption_for(group, captions), str(row["split"]), frames))
     if not out:

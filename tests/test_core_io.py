@@ -326,3 +326,18 @@ def test_seeking_decodes_the_same_pixels_every_time():
     digests = {hashlib.md5(np.stack([f for _, f in iter_frames(path, start_s=7.0, duration_s=2.0, size=256)]).tobytes()).hexdigest()
                for _ in range(6)}
     assert len(digests) == 1
+
+
+def test_cache_keys_and_entries(tmp_path):
+    import hashlib
+
+    from vidprov import cache
+
+    assert cache.key("a", {"b": 1, "c": (2, 3)}) == cache.key("a", {"c": [2, 3], "b": 1})  # order-free, JSON form
+    assert cache.key("a", 1) != cache.key("a", 2) and len(cache.key("a")) == 16
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"vidprov")
+    assert cache.file_digest(f) == hashlib.sha256(b"vidprov").hexdigest()[:16]
+    assert cache.load_arrays(tmp_path / "absent.npz") is None
+    cache.save_arrays(tmp_path / "e.npz", compressed=True, x=np.arange(3))
+    np.testing.assert_array_equal(cache.load_arrays(tmp_path / "e.npz")["x"], np.arange(3))
