@@ -30,7 +30,7 @@ from vidprov.detector.base import ClipDetector
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.errors import VidprovError
-from vidprov.vae import load_vae
+from vidprov.vae import VAEHandle, load_vae
 
 log = logging.getLogger(__name__)
 
@@ -168,47 +168,9 @@ class SaturationShortcut(_Calibrated1D):
 
 
 # -- AEROBLADE-style reconstruction error -------------------------------------------------------
-class DiffusersVAE:
-    """reconstruct(clip) -> Clip through a diffusers video autoencoder (posterior mode).
-
-    Crops the clip to what the model tiles exactly: T = 1 + k * temporal factor (causal VAEs keep
-    the first frame alone), H and W multiples of the spatial factor.
-    """
-
-    def __init__(self, model, device: str = "cpu"):
-        self.model = model.to(device).eval()
-        self.device = device
-        cfg = model.config
-        n_scale = sum(bool(s) for s in cfg.get("spatio_temporal_scaling", ()))
-        self.spatial_factor = int(cfg.get("patch_size", 1)) * 2**n_scale
-        self.temporal_factor = int(cfg.get("patch_size_t", 1)) * 2**n_scale
-
-    def crop(self, clip: Clip) -> Clip:
-        sf, tf = self.spatial_factor, self.temporal_factor
-        t = 1 + (clip.num_frames - 1) // tf * tf
-        h, w = clip.height // sf * sf, clip.width // sf * sf
-        if min(h, w) < sf:
-            raise BaselineError(f"clip of {clip.height}x{clip.width} is smaller than the VAE's {sf}-pixel tile")
-        y0, x0 = (clip.height - h) // 2, (clip.width - w) // 2
-        return clip.replace(frames=np.ascontiguousarray(clip.frames[:t, y0 : y0 + h, x0 : x0 + w]))
-
-    def reconstruct(self, clip: Clip) -> Clip:
-        import torch
-
-        clip = self.crop(clip)
-        # (T, H, W, C) uint8 -> (1, C, T, H, W) in [-1, 1]
-        x = torch.from_numpy(np.array(clip.frames)).to(self.device)  # writable copy
-        x = x.permute(3, 0, 1, 2).unsqueeze(0).float().div(127.5).sub(1)
-        with torch.no_grad():
-            z = self.model.encode(x).latent_dist.mode()
-            rec = self.model.decode(z).sample[:, :, : x.shape[2]]
-        out = rec.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)[0].permute(1, 2, 3, 0).cpu().numpy()
-        return clip.replace(frames=np.ascontiguousarray(out))
-
-
 def reconstruction_errors(clip: Clip, vae) -> np.ndarray:
     """Per-frame mean absolute error (in [0, 1]) between a clip and its VAE reconstruction."""
-    target = vae.crop(clip) if hasattr(vae, "crop") else clip
+    target = clip
     rec = vae.reconstruct(clip)
     t = min(rec.num_frames, target.num_frames)
     h, w = min(rec.height, target.height), min(rec.width, target.width)
@@ -219,7 +181,7 @@ def reconstruction_errors(clip: Clip, vae) -> np.ndarray:
 class ReconstructionError(_Calibrated1D):
     """Training-free: how well vidprov's VAE reconstructs the clip (lower error -> generated).
 
-    vae: any object with reconstruct(clip) -> Clip (e.g. DiffusersVAE); when None, the VAE of
+    vae: a vidprov.vae.VAEHandle (any object with reconstruct(clip) -> Clip); when None, the VAE of
     `vae_family` is loaded through vidprov.vae.load_vae at first use.
     raw score = log mean per-frame reconstruction error.
     """
@@ -233,9 +195,10 @@ class ReconstructionError(_Calibrated1D):
 
     @classmethod
     def tiny_kwargs(cls) -> dict:
-        return {"vae": DiffusersVAE(tiny_ltx_vae(seed=0))}
+        return {"vae": VAEHandle(tiny_ltx_vae(seed=0).eval())}
 
-    def _vae(self):
+    def vae_handle(self):
+        """The VAE reconstructions are measured with: the given one, or the family's (loaded once)."""
         if self.vae is not None:
             return self.vae
         if getattr(self, "_loaded_vae", None) is None:
@@ -248,7 +211,7 @@ class ReconstructionError(_Calibrated1D):
         return self._loaded_vae
 
     def frame_errors(self, clips) -> list[np.ndarray]:
-        return [reconstruction_errors(c, self._vae()) for c in clips]
+        return [reconstruction_errors(c, self.vae_handle()) for c in clips]
 
     def raw_scores(self, clips):
         return np.array([np.log(1e-6 + e.mean()) for e in self.frame_errors(clips)])
@@ -268,17 +231,14 @@ class ReconstructionError(_Calibrated1D):
         params = {k: v for k, v in self.get_params().items() if k != "vae"}
         tensors: dict[str, np.ndarray] = {"coef": np.array([self.coef_], np.float64)}
         config = {"params": params, "state": self._fitted_state(), "vae": None}
-        model = getattr(self.vae, "model", None)
-        family = getattr(self.vae, "family", None)
-        if model is None and isinstance(family, str):
-            # A vidprov VAEHandle: store its family; load() fetches the same weights again.
-            config["params"]["vae_family"] = family
-        elif model is not None:
-            # An explicitly given diffusers VAE travels with the detector (vidprov's are a few MB).
+        model = getattr(self.vae, "vae", None)
+        if self.vae is not None and model is None:
+            raise BaselineError("aeroblade.save: the given VAE has no diffusers model (.vae) to store")
+        if model is not None:
+            # An explicitly given VAE travels with the detector (vidprov's are a few MB); a VAE loaded by
+            # family name is fetched again by load().
             config["vae"] = {"class": type(model).__name__, "config": dict(model.config)}
             tensors.update({f"vae.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()})
-        elif self.vae is not None and not isinstance(family, str):
-            raise BaselineError("aeroblade.save: the given VAE has no diffusers .model to store")
         save_folder(folder, "aeroblade", config, tensors)
 
     @classmethod
@@ -292,7 +252,7 @@ class ReconstructionError(_Calibrated1D):
             model_cls = getattr(diffusers, config["vae"]["class"])
             model = model_cls.from_config(config["vae"]["config"])
             model.load_state_dict({k[4:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("vae.")})
-            vae = DiffusersVAE(model, device=config["params"].get("device", "cpu"))
+            vae = VAEHandle(model.to(config["params"].get("device", "cpu")).eval())
         det = cls(vae=vae, **config["params"])
         det._set_state(config["state"])
         return det

@@ -120,10 +120,10 @@ def registered(name: str, *, quick: bool = False, **kwargs) -> DetectorSpec:
             identity["params"][k] = dataclasses.asdict(v)
         elif not _plain(v):
             identity["params"][k] = _object_identity(v)
-    if getattr(probe, "vae", "absent") is None and hasattr(probe, "_vae"):
+    if getattr(probe, "vae", "absent") is None and hasattr(probe, "vae_handle"):
         # A VAE loaded by family name: key the cache on its weights, so retrained weights rescore.
         try:
-            identity["vae_weights"] = _object_identity(probe._vae())
+            identity["vae_weights"] = _object_identity(probe.vae_handle())
         except VidprovError as exc:
             identity["vae_weights"] = f"unavailable: {exc}"
     return DetectorSpec(name, lambda: create(name, **kw), identity)
@@ -140,7 +140,7 @@ def _plain(v) -> bool:
 
 def _object_identity(obj) -> str:
     """A stable identity for a non-JSON parameter (a VAE object): its class and weights' hash."""
-    model = getattr(obj, "model", None) or getattr(obj, "vae", None)  # DiffusersVAE or vidprov VAEHandle
+    model = getattr(obj, "vae", None)  # a vidprov.vae.VAEHandle's diffusers model
     if model is not None and hasattr(model, "state_dict"):
         h = hashlib.sha256()
         for k, v in sorted(model.state_dict().items()):
