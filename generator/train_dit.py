@@ -76,7 +76,7 @@ def default_dit_config(family: str, vae=None) -> DiTConfig:
         # tokens: 1x2x2 on the 8x VAE's 8x8 latent, 1x4x4 on the 4x VAE's 16x16 one.
         sc = int(vae.config.scale_factor_spatial) if vae is not None else 8
         p = max(1, 16 // sc)
-        # 5 layers (6 until session 3): with both guidance branches batched, 20 steps + decode fit the
+        # 5 layers: with both guidance branches batched, 20 steps + decode fit the
         # 0.5 s-per-clip budget on 2 CPU cores.
         return DiTConfig(family="wan", num_layers=5, num_heads=6, head_dim=32, ffn_mult=4, text_dim=128, patch_size=(1, p, p))
     # LTX sees 4x more tokens (patch 1 on the 8x8 latent): fewer, narrower layers for a similar cost
