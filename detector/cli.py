@@ -1,4 +1,5 @@
-"""CLI: `vidprov scan`, `vidprov detector train|evaluate`, `vidprov bench scan`."""
+"""CLI: `vidprov scan`, `vidprov detector train`, `vidprov bench scan`. Detectors are evaluated by the
+benchmark harness (`vidprov bench detector`), the one evaluation path."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def _check_window(window_size: int, preset: str) -> None:
         raise typer.BadParameter(f"--window-size must lie in [32, 1024], got {window_size}")
 
 
-detector_app = typer.Typer(help="Train and evaluate detectors.", no_args_is_help=True)
+detector_app = typer.Typer(help="Train detectors (evaluate them with `vidprov bench detector`).", no_args_is_help=True)
 
 
 @detector_app.command("train")
@@ -194,30 +195,6 @@ def train_cmd(
                           f"{s['tpr_at_threshold']:.3f}", f"{s['ece']:.3f}")
     console.print(table)
     console.print(f"threshold {card['threshold']:.3f}; saved to {out}")
-
-
-@detector_app.command("evaluate")
-def evaluate_cmd(
-    data: Annotated[Path, typer.Option(help="Manifest of labelled clips.")],
-    out: Annotated[Path | None, typer.Option(help="Write the results as JSON here.")] = None,
-    classifier: Annotated[str, typer.Option(help="Feature model: gb | logreg")] = "gb",
-    folds: Annotated[int, typer.Option(help="Group-CV folds.")] = 5,
-    seed: Annotated[int, typer.Option()] = 0,
-    cache: Annotated[Path | None, typer.Option(help="Window/feature cache.")] = None,
-    window_size: Annotated[int, typer.Option(help="Side of the analysis window (pixels).")] = 256,
-    preset: Annotated[str, typer.Option(help="x264 preset of the windows' H.264 round-trip.")] = "ultrafast",
-) -> None:
-    """Feature model: group-CV and leave-one-generator-family-out AUC, per format (own protocol)."""
-    from vidprov.detector.dataset import DEFAULT_CACHE
-    from vidprov.detector.evaluate import evaluate_features, print_evaluation
-    _check_window(window_size, preset)
-    res = evaluate_features(data, classifier=classifier, folds=folds, seed=seed, cache=cache or DEFAULT_CACHE,
-                            window_size=window_size, preset=preset)
-    print_evaluation(res, console)
-    if out is not None:
-        from vidprov.atomic import atomic_write_json
-
-        atomic_write_json(out, res, sort_keys=True)
 
 
 def bench_scan(
