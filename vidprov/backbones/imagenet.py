@@ -18,6 +18,11 @@ STAGES = {
     "mobilenet_v2": (3, 6, 10, 13, 16, 17),  # 24, 32, 64, 96, 160, 320 channels
     "efficientnet_lite0": (2, 4, 7, 10, 14, 15),  # 24, 40, 80, 112, 192, 320 channels
 }
+# Channels at those stages (tests check them against the networks).
+CHANNELS = {
+    "mobilenet_v2": [24, 32, 64, 96, 160, 320],
+    "efficientnet_lite0": [24, 40, 80, 112, 192, 320],
+}
 # Input scaling each checkpoint was trained with (per-channel mean and std of 0-255 pixel values).
 _NORMALISATION = {
     "mobilenet_v2": ((0.485 * 255, 0.456 * 255, 0.406 * 255), (0.229 * 255, 0.224 * 255, 0.225 * 255)),
@@ -108,7 +113,7 @@ def stage_statistics(net: StageFeatures, frames: np.ndarray, *, batch: int = 16)
     device = net.mean.device
     rows = []
     for i in range(0, len(frames), batch):
-        x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch])).to(device)
+        x = torch.from_numpy(np.array(frames[i : i + batch])).to(device)  # a copy: decoded frames can be read-only
         x = x.permute(0, 3, 1, 2).float()
         feats = net(x)
         means = [f.mean(dim=(2, 3)) for f in feats]
