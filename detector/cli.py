@@ -163,7 +163,7 @@ def train_cmd(
     extra_train: Annotated[Path | None, typer.Option(help="Manifest of clips added to the training split only (e.g. "
                                                           "`vidprov generate-dataset --no-mark --no-sign --real` output).")] = None,
     compare: Annotated[str, typer.Option(help="backbone: detector (shipped name or folder) scored on the same "
-                                              "unseen-family test clips for a paired comparison; '' for none.")] = "default",
+                                              "unseen-family test clips for a paired comparison; '' for none.")] = "handcrafted",
     c: Annotated[float, typer.Option("--C", help="backbone: inverse L2 strength of the logistic head.")] = 0.1,
 ) -> None:
     """Train a detector. backbone: unseen-family, leave-one-family-out and in-distribution figures with

@@ -187,7 +187,7 @@ def _threshold(real_scores: np.ndarray) -> float:
 
 
 def train_backbone(data: Path, out: Path, model: BackboneDetector, cache: Path, *, command: str = "",
-                   crf35: bool = True, compare: str | None = "default", progress: bool = True) -> dict:
+                   crf35: bool = True, compare: str | None = "handcrafted", progress: bool = True) -> dict:
     t0 = time.time()
     manifest = Manifest.read(data)
     manifest = manifest.subset(manifest.df["label"].isin(["generated", "real", "animation", "synthetic"]).to_numpy())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -114,12 +115,31 @@ def build(name: str) -> StageFeatures:
 _MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _MEMO_SIZE = 20_000  # frame stacks; ~12 kB of statistics each
 _memo_lock = threading.Lock()
+_memo_users = 0
+
+
+@contextmanager
+def remembered_statistics():
+    """Inside this block stage_statistics remembers its results by frame content, so benchmark folds
+    and cross-validation that see a clip again do not run the networks again. Outside it (scanning,
+    a long-lived server) nothing is kept."""
+    global _memo_users
+    with _memo_lock:
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _memo_lock:
+            _memo_users -= 1
+            if _memo_users == 0:
+                _MEMO.clear()
 
 
 def stage_statistics(net: StageFeatures, frames: np.ndarray, *, batch: int = 16) -> np.ndarray:
     """uint8 (T, H, W, 3) -> (T, 2 * sum(C_k)) float32: per frame and stage, every channel's
-    spatial mean then spatial standard deviation. Remembered per process by the frames' content, so
-    cross-validation folds and protocols that see a clip again do not run the network again."""
+    spatial mean then spatial standard deviation (remembered inside remembered_statistics())."""
+    if not _memo_users:
+        return _run_stages(net, frames, batch)
     key = (net.name, hashlib.sha1(np.ascontiguousarray(frames).view(np.uint8).ravel()).hexdigest())
     with _memo_lock:
         if key in _MEMO:
