@@ -3,6 +3,9 @@
 Every protocol yields Folds (train rows, test rows, a name). Labels: 1 = generated; real camera
 clips and the hard negatives (label 'animation' / 'synthetic': human-made CGI, test cards) are 0.
 
+- unseen (unseen-family): train on the shared data's earlier generators and real sources, test on its
+  later generators and later real sources (vidprov.lineage.unseen_family_split); the protocol models
+  are selected and reported on first.
 - in-dist: Manifest.group_split after merging groups that share content (same prompt); no clip
   group in two splits.
 - logo (leave-one-generator-family-out): train on the train split minus one family's clips,
@@ -24,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.errors import VidprovError
-from vidprov.families import GENERATOR_FAMILIES, family_of  # noqa: F401  (part of the protocols' API)
+from vidprov.lineage import family_of, unseen_family_split
 from vidprov.manifest import Manifest
 
-PROTOCOLS = ("in-dist", "logo", "cross", "robust")
+PROTOCOLS = ("unseen", "logo", "in-dist", "cross", "robust")
 NEGATIVE_HARD = ("animation", "synthetic")
 
 class ProtocolError(VidprovError):
@@ -132,6 +135,18 @@ def leave_one_family_out(manifest: Manifest, *, families: list[str] | None = Non
         yield Fold("logo", f, train, test, f"held-out family {f} + test-split negatives")
 
 
+def unseen_family(manifest: Manifest) -> Fold:
+    train, test = unseen_family_split(manifest)
+    if not test.any():
+        raise ProtocolError("the unseen protocol needs the shared data's later generators and real sources "
+                            "(vidprov.lineage.UNSEEN_GENERATORS / UNSEEN_REAL_SOURCES); none are in this manifest")
+    fold = Fold("unseen", "later families", manifest.subset(train), manifest.subset(test),
+                "unseen generators + unseen real sources")
+    _need_both(fold.train, "unseen-family training set")
+    _need_both(fold.test, "unseen-family test set")
+    return fold
+
+
 def cross_dataset(train_manifest: Manifest, test_manifest: Manifest, *, name: str = "A->B") -> Fold:
     _need_both(train_manifest, "cross-dataset training manifest")
     _need_both(test_manifest, "cross-dataset test manifest")
@@ -152,7 +167,9 @@ def build_folds(protocols: list[str], manifest: Manifest, *, test_manifest: Mani
     split = ensure_split(manifest, test_size=test_size, seed=seed)
     folds: list[Fold] = []
     for p in protocols:
-        if p == "in-dist":
+        if p == "unseen":
+            folds.append(unseen_family(manifest))
+        elif p == "in-dist":
             folds.append(in_distribution(split))
         elif p == "robust":
             folds.append(robustness(split))

@@ -1,14 +1,17 @@
-"""Generator families by lineage: the one table of which generators share weights or architecture.
+"""Who made each generator in the shared data, and the split that stands in for unseen generators.
 
-Leave-one-family-out evaluation (the benchmark harness, the detector's own quick evaluation) holds out
-a whole family, so that a held-out generator is really unseen.
+A family holds models that share weights or architecture (fine-tunes, distillations, plug-ins), so
+holding out one member while training on its sibling would not test generalisation. The unseen-family
+split follows ../shared/data/README.md: its later generators and later real sources test a detector
+trained on the earlier ones, a stand-in for the generators of next year.
 """
 
 from __future__ import annotations
 
-# Lineage of the public generators in ../shared/data (and common others), for leave-one-family-out.
-# A family holds models that share weights or architecture (fine-tunes, distillations, plug-ins),
-# so holding out one member while training on its sibling would not test generalisation.
+import numpy as np
+
+from vidprov.manifest import Manifest
+
 GENERATOR_FAMILIES: dict[str, str] = {
     # ModelScope T2V (VideoFusion UNet3D) and its descendants
     "modelscope": "modelscope",
@@ -18,6 +21,7 @@ GENERATOR_FAMILIES: dict[str, str] = {
     "videolcm": "modelscope",        # consistency distillation of ModelScope T2V
     "tft2v": "modelscope",           # TF-T2V, same Alibaba codebase and UNet
     "show1": "modelscope",           # pixel keyframes, but final frames from ZeroScope latent upscaling
+    "animateanything": "modelscope",  # fine-grained image animation fine-tuned from ModelScope T2V
     # VideoCrafter and its descendants
     "videocrafter": "videocrafter",
     "dynamicrafter": "videocrafter",  # image animation built on VideoCrafter
@@ -33,6 +37,7 @@ GENERATOR_FAMILIES: dict[str, str] = {
     "opensora": "opensora",
     "opensoraplan": "opensora",       # Open-Sora-Plan v1.0 started from Latte's architecture
     "latte": "opensora",
+    "cinemo": "opensora",             # image animation on Latte's architecture
     # LaVie and its descendants
     "lavie": "lavie",
     "seine": "lavie",                 # LaVie-based transition/prediction model
@@ -41,9 +46,6 @@ GENERATOR_FAMILIES: dict[str, str] = {
     "gen2": "gen2",
     "t2vzero": "t2vzero",
     "consisti2v": "consisti2v",
-    # the shared data's later generators (its unseen-family split)
-    "animateanything": "modelscope",  # fine-grained image animation fine-tuned from ModelScope T2V
-    "cinemo": "opensora",             # image animation on Latte's architecture
     "kandinskyvideo": "kandinskyvideo",
     "vchitect2": "vchitect2",
     "anyv2v": "anyv2v",               # video editing with an I2VGen-XL backbone
@@ -51,8 +53,32 @@ GENERATOR_FAMILIES: dict[str, str] = {
     "flatten": "flatten",             # video editing with a Stable Diffusion image model
 }
 
+# ../shared/data/README.md, "Unseen-family protocol": generators and real-clip source repositories
+# that were added to the data after the first 24 generators and 67 real clips.
+UNSEEN_GENERATORS = ("kandinskyvideo", "vchitect2", "animateanything", "cinemo", "anyv2v", "tokenflow", "flatten")
+UNSEEN_REAL_SOURCES = ("Track-Anything", "Depth-Anything", "Segment-and-Track-Anything", "ProPainter", "AnyV2V",
+                       "Motion-I2V", "mmpose")
+
 
 def family_of(generator: str) -> str:
-    """The family of a generator name (case-insensitive); a name not in the table is its own family."""
     g = str(generator).strip().lower()
     return GENERATOR_FAMILIES.get(g, g or "unknown")
+
+
+def _source_repo(source: str) -> str:
+    """'github:owner/Repo@commit' -> 'Repo'."""
+    return str(source).split("@")[0].rsplit("/", 1)[-1]
+
+
+def unseen_family_split(manifest: Manifest) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) masks: test = clips of the unseen generators and real clips of the unseen sources;
+    train = the other generated and real clips. Hard negatives (animation, synthetic) are in neither.
+    Groups never straddle: a training clip that shares a group with a test clip is dropped."""
+    df = manifest.df
+    gen = df["generator"].astype(str).str.lower().isin(UNSEEN_GENERATORS) & (df["label"] == "generated")
+    source = df["source"] if "source" in df else df["path"].map(lambda _: "")
+    real = source.map(_source_repo).isin(UNSEEN_REAL_SOURCES) & (df["label"] == "real")
+    test = (gen | real).to_numpy()
+    train = df["label"].isin(["generated", "real"]).to_numpy() & ~test
+    train &= ~df["group"].isin(set(df.loc[test, "group"])).to_numpy()
+    return train, test
