@@ -126,3 +126,40 @@ def test_unseen_protocol_on_the_shared_data():
     assert set(fold.test.df.loc[fold.test.df["label"] == "generated", "generator"]) == {
         "kandinskyvideo", "vchitect2", "animateanything", "cinemo", "anyv2v", "tokenflow", "flatten"}
     assert (fold.test.df["label"] == "real").sum() == 22
+
+
+def test_evidence_sentences_say_signal_direction_and_strength():
+    from vidprov.detector.scan import evidence_sentence
+
+    assert evidence_sentence("scene statistics", 2.5) == "Scene statistics: strongly towards generated (+2.50 log-odds)."
+    assert "weakly towards real camera footage" in evidence_sentence("x", -0.1)
+
+
+@needs_imagenet
+def test_scan_report_explains_the_backbone_score_in_words():
+    from vidprov.detector.backbone_model import SIGNALS, BackboneDetector
+    from vidprov.detector.scan import Scanner
+
+    clips = [moving_clip(t=10, h=48, w=64, seed=i) for i in range(4)]
+    det = BackboneDetector(**BackboneDetector.tiny_kwargs()).fit(clips, [0, 1, 0, 1], groups=[0, 1, 2, 3])
+    rep = Scanner(det, provenance=False, explain=3).scan(clips[0])
+    assert len(rep.evidence) == len(rep.drivers) == 3
+    assert all(any(s.lower().startswith(d[:20].lower()) for d in SIGNALS.values()) for s in rep.evidence)
+
+
+@needs_imagenet
+def test_statistics_are_remembered_only_inside_the_block(monkeypatch):
+    from vidprov.backbones import imagenet
+
+    net = backbones.create("mobilenet_v2")
+    frames = moving_clip(t=2, h=32, w=32).frames
+    calls = []
+    real = imagenet._run_stages
+    monkeypatch.setattr(imagenet, "_run_stages", lambda *a: calls.append(1) or real(*a))
+    imagenet.stage_statistics(net, frames)
+    imagenet.stage_statistics(net, frames)
+    assert len(calls) == 2
+    with imagenet.remembered_statistics():
+        a = imagenet.stage_statistics(net, frames)
+        b = imagenet.stage_statistics(net, frames)
+    assert len(calls) == 3 and a is b and not imagenet._MEMO
