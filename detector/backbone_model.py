@@ -42,7 +42,7 @@ TRAJECTORY = ("speed", "speed_spread", "acceleration", "acceleration_spread", "t
 SIGNALS = {
     "texture": "mid-level texture statistics of pretrained image networks",
     "scene": "scene- and style-level statistics of pretrained image networks",
-    "motion": "how the networks' view of the scene moves from frame to frame (temporal geometry)",
+    "motion": "temporal geometry: how the networks' view of the scene moves from frame to frame",
 }
 
 

@@ -171,7 +171,10 @@ def train_cmd(
     if model not in ("backbone", "features", "spacetime", "fused"):
         raise typer.BadParameter(f"--model must be backbone, features, spacetime or fused, got {model!r}")
     if model == "backbone":
-        _train_backbone(data, out, cache or DEFAULT_CACHE, crf35=crf35, compare=compare or None, C=c, seed=seed)
+        if extra_train is not None and extra_train.is_dir():
+            extra_train = extra_train / "manifest.csv"  # a generate-dataset output folder
+        _train_backbone(data, out, cache or DEFAULT_CACHE, crf35=crf35, compare=compare or None, C=c, seed=seed,
+                        extra_train=extra_train)
         return
     from vidprov.detector.train import TrainConfig, check_members, train
 
@@ -205,7 +208,8 @@ def train_cmd(
     console.print(f"threshold {card['threshold']:.3f}; saved to {out}")
 
 
-def _train_backbone(data: Path, out: Path, cache: Path, *, crf35: bool, compare: str | None, C: float, seed: int) -> None:
+def _train_backbone(data: Path, out: Path, cache: Path, *, crf35: bool, compare: str | None, C: float, seed: int,
+                    extra_train: Path | None) -> None:
     from vidprov.detector.backbone_model import BackboneDetector
     from vidprov.detector.train_backbone import train_backbone
 
@@ -213,7 +217,7 @@ def _train_backbone(data: Path, out: Path, cache: Path, *, crf35: bool, compare:
         raise typer.BadParameter(f"--C must be positive, got {C}")
     command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
     card = train_backbone(data, out, BackboneDetector(C=C, seed=seed), cache, command=command, crf35=crf35,
-                          compare=compare)
+                          compare=compare, extra_train=extra_train)
     m = card["metrics"]
     table = Table("protocol", "AUC (95% CI)", "TPR@thr", "FPR@thr", "after CRF 35")
     if "unseen" in m:

@@ -89,7 +89,7 @@ def evidence_sentence(what: str, log_odds: float) -> str:
     """One driver in words: which signal, which way, how strongly (log-odds on the detector's scale)."""
     strength = "strongly" if abs(log_odds) >= 2 else "moderately" if abs(log_odds) >= 0.5 else "weakly"
     side = "generated" if log_odds > 0 else "real camera footage"
-    return f"{what[0].upper()}{what[1:]} {strength} point towards {side} ({log_odds:+.2f} log-odds)."
+    return f"{what[0].upper()}{what[1:]}: {strength} towards {side} ({log_odds:+.2f} log-odds)."
 
 
 def verdict_for(p: float, threshold: float, real_below: float) -> str:

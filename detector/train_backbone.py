@@ -135,12 +135,21 @@ def logo_folds(manifest: Manifest, *, min_clips: int = 2, seed: int = 0):
 
 
 def protocol_figures(model: BackboneDetector, manifest: Manifest, x: np.ndarray, x35: np.ndarray | None,
-                     ok: np.ndarray, reference: dict[str, np.ndarray] | None = None) -> dict:
-    """Unseen-family, leave-one-family-out and in-distribution figures of `model`'s recipe."""
+                     ok: np.ndarray, reference: dict[str, np.ndarray] | None = None,
+                     extra: np.ndarray | None = None) -> dict:
+    """Unseen-family, leave-one-family-out and in-distribution figures of `model`'s recipe. `extra`
+    marks training-only clips (e.g. vidprov's own): never tested, never a held-out family, and
+    dropped from a fold's training side when they share a group with its test clips."""
     y, groups = _labels(manifest), manifest.df["group"].to_numpy()
+    extra = np.zeros(len(y), bool) if extra is None else extra
+
+    def fold(train, test):
+        test = test & ok & ~extra
+        train = (train | extra) & ok & ~np.isin(groups, list(set(groups[test])))
+        return train, test
+
     out: dict = {}
-    train, test = unseen_family_split(manifest)
-    train, test = train & ok, test & ok
+    train, test = fold(*unseen_family_split(manifest))
     if test.any() and train.any():
         p, m = _fit_predict(model, x, y, groups, train, test)
         oof = m.calibrator_(m.oof_scores_)
@@ -160,8 +169,8 @@ def protocol_figures(model: BackboneDetector, manifest: Manifest, x: np.ndarray,
             fig["crf35"] = bootstrap_auc(y[test], m.proba_features(x35[test]))
         out["unseen"] = fig
     logo = {}
-    for f, tr, te in logo_folds(manifest):
-        tr, te = tr & ok, te & ok
+    for f, tr, te in logo_folds(manifest.subset(~extra)):
+        tr, te = fold(_widen(tr, extra), _widen(te, extra))
         if len(set(y[tr])) < 2 or len(set(y[te])) < 2:
             continue
         p, _ = _fit_predict(model, x, y, groups, tr, te)
@@ -170,12 +179,19 @@ def protocol_figures(model: BackboneDetector, manifest: Manifest, x: np.ndarray,
         aucs = [v["auc"] for v in logo.values()]
         out["logo"] = {"mean": float(np.mean(aucs)), "min": float(np.min(aucs)),
                        "worst": min(logo, key=lambda k: logo[k]["auc"]), "families": logo}
-    split = manifest.group_split(test_size=0.25, seed=model.seed).df["split"].to_numpy()
-    tr, te = (split != "test") & ok, (split == "test") & ok
+    split = manifest.subset(~extra).group_split(test_size=0.25, seed=model.seed).df["split"].to_numpy()
+    tr, te = fold(_widen(split != "test", extra), _widen(split == "test", extra))
     p, m = _fit_predict(model, x, y, groups, tr, te)
     out["in_dist"] = bootstrap_auc(y[te], p)
     if x35 is not None:
         out["in_dist"]["crf35"] = bootstrap_auc(y[te], m.proba_features(x35[te]))
+    return out
+
+
+def _widen(mask: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """A mask over the non-extra clips -> one over all clips (extra clips False)."""
+    out = np.zeros(len(extra), bool)
+    out[~extra] = mask
     return out
 
 
@@ -185,17 +201,26 @@ def _threshold(real_scores: np.ndarray) -> float:
 
 
 def train_backbone(data: Path, out: Path, model: BackboneDetector, cache: Path, *, command: str = "",
-                   crf35: bool = True, compare: str | None = "handcrafted", progress: bool = True) -> dict:
+                   crf35: bool = True, compare: str | None = "handcrafted", progress: bool = True,
+                   extra_train: Path | None = None) -> dict:
+    """extra_train: a manifest of clips added to every training side only (vidprov's own generated
+    clips, aligned reconstructions of real clips...)."""
     t0 = time.time()
     manifest = Manifest.read(data)
     manifest = manifest.subset(manifest.df["label"].isin(["generated", "real", "animation", "synthetic"]).to_numpy())
+    n_main = len(manifest)
+    if extra_train is not None:
+        manifest = manifest.concat(Manifest.read(extra_train))
+    extra = np.arange(len(manifest)) >= n_main
     x, ok = clip_features(model, manifest, cache, progress=progress)
     x35 = None
-    if crf35:
-        x35, ok35 = clip_features(model, manifest, cache, crf35=True, progress=progress)
-        ok &= ok35
+    if crf35:  # only clips that some protocol tests
+        x35_main, ok35 = clip_features(model, manifest.subset(~extra), cache, crf35=True, progress=progress)
+        x35 = np.zeros_like(x)
+        x35[~extra] = x35_main
+        ok[~extra] &= ok35
     reference = _reference_scores(compare, manifest, progress) if compare else None
-    figures = protocol_figures(model, manifest, x, x35, ok, reference)
+    figures = protocol_figures(model, manifest, x, x35, ok, reference, extra)
     y, groups = _labels(manifest), manifest.df["group"].to_numpy()
     final = model.fit_features(x[ok], y[ok], groups[ok])
     oof = final.calibrator_(final.oof_scores_)
@@ -206,7 +231,8 @@ def train_backbone(data: Path, out: Path, model: BackboneDetector, cache: Path, 
     final.save(out)
     card = {"kind": "backbone", "threshold": threshold, "real_below": real_below, "target_fpr": TARGET_FPR,
             "params": {k: v for k, v in final.saved_params().items() if k != "device"},
-            "data": str(data), "clips": int(ok.sum()), "failed": [str(p) for p in manifest.df["path"][~ok]],
+            "data": str(data), "extra_train": str(extra_train) if extra_train else None,
+            "extra_clips": int(extra.sum()), "clips": int(ok.sum()), "failed": [str(p) for p in manifest.df["path"][~ok]],
             "metrics": figures, "compared_with": compare, "command": command,
             "train_seconds": round(time.time() - t0, 1)}
     atomic_write_json(out / "card.json", card, sort_keys=True)

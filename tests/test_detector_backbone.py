@@ -126,3 +126,84 @@ def test_unseen_protocol_on_the_shared_data():
     assert set(fold.test.df.loc[fold.test.df["label"] == "generated", "generator"]) == {
         "kandinskyvideo", "vchitect2", "animateanything", "cinemo", "anyv2v", "tokenflow", "flatten"}
     assert (fold.test.df["label"] == "real").sum() == 22
+
+
+def test_evidence_sentences_say_signal_direction_and_strength():
+    from vidprov.detector.scan import evidence_sentence
+
+    assert evidence_sentence("scene statistics", 2.5) == "Scene statistics: strongly towards generated (+2.50 log-odds)."
+    assert "weakly towards real camera footage" in evidence_sentence("x", -0.1)
+
+
+@needs_imagenet
+def test_scan_report_explains_the_backbone_score_in_words():
+    from vidprov.detector.backbone_model import SIGNALS, BackboneDetector
+    from vidprov.detector.scan import Scanner
+
+    clips = [moving_clip(t=10, h=48, w=64, seed=i) for i in range(4)]
+    det = BackboneDetector(**BackboneDetector.tiny_kwargs()).fit(clips, [0, 1, 0, 1], groups=[0, 1, 2, 3])
+    rep = Scanner(det, explain=3).scan(clips[0])
+    assert len(rep.evidence) == len(rep.drivers) == 3
+    assert all(any(s.lower().startswith(d[:20].lower()) for d in SIGNALS.values()) for s in rep.evidence)
+
+
+@needs_imagenet
+def test_statistics_are_remembered_only_inside_the_block(monkeypatch):
+    from vidprov.backbones import imagenet
+
+    net = backbones.create("mobilenet_v2")
+    frames = moving_clip(t=2, h=32, w=32).frames
+    calls = []
+    real = imagenet._run_stages
+    monkeypatch.setattr(imagenet, "_run_stages", lambda *a: calls.append(1) or real(*a))
+    imagenet.stage_statistics(net, frames)
+    imagenet.stage_statistics(net, frames)
+    assert len(calls) == 2
+    with imagenet.remembered_statistics():
+        a = imagenet.stage_statistics(net, frames)
+        b = imagenet.stage_statistics(net, frames)
+    assert len(calls) == 3 and a is b and not imagenet._MEMO
+
+
+@needs_imagenet
+def test_train_backbone_reports_unseen_first_and_keeps_extra_clips_out_of_tests(tmp_path):
+    from test_detector_models import make_clip
+
+    from vidprov.detector.backbone_model import BackboneDetector
+    from vidprov.detector.fused import load_detector
+    from vidprov.detector.train_backbone import train_backbone
+    from vidprov.io import read_video, write_video
+
+    rng = np.random.default_rng(0)
+    rows = []
+    plan = [("real", "", "github:a/realcams@1")] * 8 + [("real", "", "github:o/mmpose@1")] * 4 + \
+        [("generated", "svd", "g"), ("generated", "lavie", "g")] * 4 + [("generated", "cinemo", "g")] * 4
+    for i, (label, gen, source) in enumerate(plan):
+        path = tmp_path / "data" / f"{i}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        write_video(make_clip(rng, label == "generated", t=12, size=48), path)
+        rows.append({"path": path.name, "label": label, "generator": gen, "group": f"g{i}", "source": source})
+    data = tmp_path / "data" / "manifest.csv"
+    Manifest(pd.DataFrame(rows), root=data.parent).write(data)
+    extra_rows = []
+    for i in range(3):  # training-only clips that share a group with a real clip of the unseen test
+        path = tmp_path / "extra" / f"x{i}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        write_video(make_clip(rng, True, t=12, size=48), path)
+        extra_rows.append({"path": path.name, "label": "generated", "generator": "vidprov-ltx",
+                           "group": "g8" if i == 0 else f"x{i}", "source": "vidprov"})
+    extra = tmp_path / "extra" / "manifest.csv"
+    Manifest(pd.DataFrame(extra_rows), root=extra.parent).write(extra)
+
+    model = BackboneDetector(**BackboneDetector.tiny_kwargs())
+    card = train_backbone(data, tmp_path / "det", model, tmp_path / "cache", compare=None, progress=False,
+                          crf35=False, extra_train=extra)
+    m = card["metrics"]
+    assert list(m)[0] == "unseen"
+    assert m["unseen"]["n_generated"] == 4 and m["unseen"]["n_real"] == 4
+    assert set(m["logo"]["families"]) == {"svd", "lavie", "opensora"}  # cinemo is of the Latte line
+    assert card["extra_clips"] == 3 and card["clips"] == 27
+    assert 0.05 <= card["threshold"] <= 0.999
+    assert "Unseen-family protocol" in (tmp_path / "det" / "MODEL_CARD.md").read_text()
+    det = load_detector(tmp_path / "det")
+    assert det.predict_proba([read_video(tmp_path / "data" / "0.mp4")]).shape == (1, 2)
