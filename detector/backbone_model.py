@@ -29,7 +29,7 @@ from vidprov.detector.exported_models import (
 )
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
-from vidprov.detector.window_detector import WindowedDetector, WindowScore
+from vidprov.detector.window_detector import TINY_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
 # The backbones see 224-pixel windows (their ImageNet input size), at most 4 per clip.
@@ -89,7 +89,7 @@ class BackboneDetector(WindowedDetector):
 
     @classmethod
     def tiny_kwargs(cls) -> dict:
-        return {"window": WindowSpec(size=64, num_frames=8, max_windows=1), "cv": 2}
+        return {"window": TINY_WINDOW, "cv": 2}
 
     # -- features ------------------------------------------------------------------------
     def _networks(self):

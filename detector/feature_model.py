@@ -21,7 +21,7 @@ from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.reconstruction import load_vae
 from vidprov.detector.registry import register
 from vidprov.detector.weighting import balanced_weights
-from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.window_detector import DETECTOR_WINDOW, TINY_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class FeatureDetector(WindowedDetector):
     @classmethod
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
-        return dict(n_estimators=20, cv=2, window=WindowSpec(size=64, num_frames=8, max_windows=1))
+        return dict(n_estimators=20, cv=2, window=TINY_WINDOW)
 
     # -- features ----------------------------------------------------------------------
     @property

@@ -21,7 +21,7 @@ from vidprov.detector.persist import load_folder, read_kind, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.stats import luma as window_luma
-from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector, WindowScore
+from vidprov.detector.window_detector import DETECTOR_WINDOW, TINY_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class FusedDetector(WindowedDetector):
         tiny = {"features": FeatureDetector.tiny_kwargs(), "spacetime": SpacetimeDetector.tiny_kwargs(),
                 "global": {**SpacetimeDetector.tiny_kwargs(), "crop": 16}}
         return dict(member_params={k: {a: b for a, b in v.items() if a != "window"} for k, v in tiny.items()},
-                    window=WindowSpec(size=64, num_frames=8, max_windows=1))
+                    window=TINY_WINDOW)
 
     def _new_member(self, name: str):
         if name not in MEMBER_TYPES:

@@ -24,7 +24,7 @@ from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.stats import luma
 from vidprov.detector.weighting import balanced_weights
-from vidprov.detector.window_detector import DETECTOR_WINDOW, WindowedDetector
+from vidprov.detector.window_detector import DETECTOR_WINDOW, TINY_WINDOW, WindowedDetector
 from vidprov.detector.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SpacetimeDetector(WindowedDetector):
     def tiny_kwargs(cls) -> dict:
         """A seconds-fast configuration for contract tests."""
         return dict(arch="test_efficientnet", hidden=8, crop=32, train_frames=4, epochs=1, batch_size=4,
-                    device="cpu", window=WindowSpec(size=64, num_frames=8, max_windows=1))
+                    device="cpu", window=TINY_WINDOW)
 
     # -- data --------------------------------------------------------------------------
     @staticmethod

@@ -35,6 +35,8 @@ def is_normalized_window(clip: Clip, spec: WindowSpec) -> bool:
 
 # The windows a detector is trained and scans on unless told otherwise: the defaults, at most 4 per clip.
 DETECTOR_WINDOW = WindowSpec(max_windows=4)
+# The seconds-fast window of the detectors' tiny_kwargs (contract tests).
+TINY_WINDOW = WindowSpec(size=64, num_frames=8, max_windows=1)
 
 
 class WindowedDetector(ClipDetector):

@@ -39,6 +39,16 @@ def start_run(cfg) -> tuple[Any, Path, dict[str, Any] | None]:
     return dist, out, load(out / "ckpt.pt")
 
 
+def optimise(loss: torch.Tensor, opt: torch.optim.Optimizer, params, ema: EMA, model: torch.nn.Module) -> None:
+    """One training step after the forward pass, as both loops take it: backward, clip the gradient norm
+    to 1, step, update the EMA weights."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    ema.update(model)
+
+
 class EMA:
     """Exponential moving average of a model's floating-point state (warm-started: early decay is low)."""
 

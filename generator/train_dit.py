@@ -284,11 +284,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
         prompts = ["" if rng.random() < cfg.caption_dropout else train_caps[i] for i in idx]
         xt, v, t = _flow_batch(x0, gen)
         loss = ((model(xt, t, prompts) - v) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema.update(flow)
+        checkpoint.optimise(loss, opt, params, ema, flow)
         step += 1
         history["train"].append((step, loss.item()))
         if dist.main and step % cfg.eval_every == 0:

@@ -214,11 +214,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         parts = recon_losses(y[:, :, : x.shape[2]], x, mean, logvar)
         loss = (parts["l1"] + parts["mse"] + cfg.lowfreq_weight * parts["lowfreq"]
                 + cfg.diff_weight * parts["diff"] + cfg.chroma_weight * parts["chroma"] + cfg.kl_weight * parts["kl"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema.update(vae)
+        checkpoint.optimise(loss, opt, params, ema, vae)
         step += 1
         history["train"].append((step, loss.item()))
         if dist.main and step % cfg.eval_every == 0:
