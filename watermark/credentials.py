@@ -51,7 +51,7 @@ class Claims:
     prompt_sha256: str = ""
     seed: int | None = None
     watermark_key_id: str = ""
-    watermark_payload: str = ""  # 16 hex digits
+    watermark_payload: str = ""  # 16 hex digits: the word the mark carries (message, content digest, tag)
     title: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

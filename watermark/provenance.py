@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidprov.errors import NotAVideoError
-from vidprov.watermark import credentials, pixel
+from vidprov.watermark import binding, credentials, pixel
 from vidprov.watermark.keys import as_key, default_key
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def detect_any(path: str | os.PathLike, keys, *, max_frames: int | None = 600) -
     results = [pixel.analyse(folder, k) for k in keys]
     best = min(results, key=lambda r: r.p_value)
     best.p_value = min(1.0, best.p_value * len(keys))
-    best.detected = best.p_value < pixel.DEFAULT_ALPHA
+    best.signal = best.p_value < pixel.DEFAULT_ALPHA
+    best.status = binding.status(best.signal, best.tag_ok, best.digest_distance)
+    best.detected = best.status == binding.BOUND
     return best
 
 
@@ -109,6 +111,12 @@ def finding(c2pa: credentials.C2paState, wm: pixel.WatermarkResult | None, laten
         return f"{what}: signed by {who}; no vidprov watermark found for the given keys."
     if marked:
         return "Manifest stripped (or never attached), watermark present: made or marked by vidprov."
+    if wm is not None and wm.status == binding.COPIED:
+        return ("A valid vidprov watermark made for other content (copied onto this video, or this video was "
+                "cropped or edited past recognition): not evidence of where this video came from.")
+    if wm is not None and wm.status == binding.UNREADABLE:
+        return ("A watermark-like signal whose payload is unreadable (no valid checksum under the key): "
+                "not a vidprov mark; provenance unknown.")
     return "No Content Credentials and no vidprov watermark for the given keys: provenance unknown."
 
 
