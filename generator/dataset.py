@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from vidprov.atomic import atomic_write_json as _atomic_json
+from vidprov.atomic import remove_stale_temps, temp_dir
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def write_clip(clip, out_mp4: Path, *, mark: bool = False, sign: bool = False) -
 
         claims = Claims(model=str(clip.meta.get("model", "")), checkpoint_sha256=str(clip.meta.get("checkpoint_hash", "")),
                         prompt=clip.meta.get("prompt"), seed=clip.meta.get("seed"), **extra)
-        with tempfile.TemporaryDirectory(dir=out_mp4.parent, prefix=".generate.") as tmp:
+        with temp_dir(out_mp4.parent, "generate") as tmp:
             plain = write_video(clip, Path(tmp) / "clip.mp4")
             c2pa_sign(plain, out_mp4, claims)  # atomic into place
     else:
@@ -125,6 +125,7 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: st
     from vidprov.manifest import Manifest
 
     out = Path(out)
+    _clean_stale(out)
     rows = []
     for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress):
         mp4 = out / f"{item.stem}.mp4"
@@ -144,6 +145,19 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: st
     manifest = Manifest(pd.DataFrame(rows), root=out)
     manifest.write(out / "manifest.csv")
     return manifest
+
+
+def _clean_stale(out: Path) -> None:
+    """A resumed run first removes what a killed one was writing (temp files and folders whose process is gone)."""
+    if not out.is_dir():
+        return
+    removed = remove_stale_temps(out)
+    for folder, dirs, _ in os.walk(out):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for d in dirs:
+            removed += remove_stale_temps(Path(folder) / d)
+    if removed:
+        log.info("%s: removed %d temporary files left by an interrupted run", out, removed)
 
 
 def _matching_real(out: Path, plan: list[ClipPlan], manifest, *, progress: bool) -> list[dict]:

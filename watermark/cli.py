@@ -39,6 +39,7 @@ def mark_embed(
     import time
 
     import vidprov
+    from vidprov.atomic import remove_stale_temps
     from vidprov.watermark import pixel
 
     k = _key(key)
@@ -55,6 +56,7 @@ def mark_embed(
             yield from batch
 
     t0 = time.perf_counter()
+    remove_stale_temps(out.parent)  # what an earlier, killed embed was writing there
     vidprov.write_frames(marked(), out, fps=info.fps, crf=crf)
     dt = time.perf_counter() - t0
     console.print(f"marked {n} frames ({n / dt:.0f} frames/s with decode and encode), key id {k.key_id}, "

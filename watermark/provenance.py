@@ -150,9 +150,8 @@ def protect(clip, out: str | os.PathLike, claims: credentials.Claims | None = No
 
     The manifest's soft-binding assertion names the key id and payload of the mark. Returns out.
     """
-    import tempfile
-
     import vidprov
+    from vidprov.atomic import temp_dir
 
     k = as_key(key) if key is not None else default_key()
     marked = pixel.embed(clip, k, payload)
@@ -161,6 +160,6 @@ def protect(clip, out: str | os.PathLike, claims: credentials.Claims | None = No
     claims.watermark_payload = marked.meta["watermark_payload"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".protect.") as tmp:
+    with temp_dir(out.parent, "protect") as tmp:
         plain = vidprov.write_video(marked, Path(tmp) / "marked.mp4", crf=crf)
         return credentials.sign(plain, out, claims)
