@@ -151,3 +151,14 @@ def test_spread_windows_of_a_gif_take_one_pass(tmp_path):
     one = scan_windows(gif, spec, info.duration_s, info.fps, seekable=False)
     assert one.__name__ == "iter_spread_windows_one_pass"
     assert json.dumps([w.start_s for w in one]) == json.dumps([w.start_s for w in wins])
+
+
+def test_bench_limits_measures_the_command_not_its_parent():
+    from vidprov.bench_limits import one_line_error, run_measured
+
+    ballast = np.ones(200 * 2**20, np.uint8)  # a large benchmark process must not inflate the figure
+    r = run_measured([sys.executable, "-S", "-c", "import sys; b = bytearray(80 * 2**20); sys.exit('error: too big')"])
+    assert 80 < r["peak_rss_mb"] < 80 + 60 and ballast[0] == 1
+    assert r["exit"] == 1 and one_line_error(r) and r["message"] == "error: too big"
+    r = run_measured([sys.executable, "-S", "-c", "import time; time.sleep(30)"], kill_after_s=0.5)
+    assert r["killed"] and not one_line_error(r) and r["wall_s"] < 10

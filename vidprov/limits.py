@@ -18,8 +18,9 @@ from vidprov.errors import VideoTooLargeError
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 2 * 1024**3
-    # 4096x2304: DCI/UHD 4K fit; larger frames would let one decoder's reference frames fill the memory budget.
-    max_pixels: int = 4096 * 2304
+    # 2560x1440 (QHD): a 4K frame costs a scan ~2.1 GB and a mark embed ~1.8 GB (decoder and encoder
+    # frame buffers, float luma), over the 1.5 GB one file may take on the 2-core, 24 GB machine.
+    max_pixels: int = 2560 * 1440
     max_frames: int = 20_000
     max_duration_s: float = 4 * 3600.0
     # Frames a read may hold at once (read_video's array): reserved up front, never grown past this.
@@ -27,7 +28,7 @@ class Limits:
     # Pixels decoded per file (width x height x frames, skipped frames included: decoding them is the cost).
     max_decoded_pixels: int = 20_000_000_000
     # Wall-clock budget of one read (or of one scan of a file, which shares it between its reads).
-    max_seconds: float = 50.0
+    max_seconds: float = 40.0
     # time.monotonic() after which reads stop; set by started(), not by users.
     deadline: float | None = None
 

@@ -228,7 +228,7 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
     return summary
 
 
-FORGERY_TARGETS = 3  # earlier clips each mark is pasted onto
+FORGERY_TARGETS = 4  # earlier clips each mark is pasted onto (10 clips: 60 attempts)
 FORGERY_FRAMES = 16  # frames of a target clip kept (what detection analyses)
 
 

@@ -1,4 +1,7 @@
-"""The pixel watermark: embed a keyed 64-bit payload in the luma of every frame, and detect it.
+"""The pixel watermark: embed a keyed 64-bit word in the luma of every frame, and detect it.
+
+The word is a 24-bit message, a digest of the content and a keyed tag (binding.py): a detection is
+only reported as a vidprov mark when the tag is valid and the digest matches the content it sits in.
 
 Embedding (per frame, see blocks.py for the grid): every block's amplitude along each of its K
 smooth carrier vectors is moved towards the nearest point of its slot's lattice (dither
@@ -40,7 +43,7 @@ DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
 BATCH = 16
 BATCH_PIXELS = BATCH * 640 * 480  # frames per batch shrink above 640x480, so 4K frames go one at a time
 MAX_ANALYSIS_FRAMES = 16  # frames the detector keeps, evenly spread (16 and 96 read H.264-attacked clips alike)
-ANALYSIS_PIXELS = MAX_ANALYSIS_FRAMES * 1920 * 1088  # luma pixels kept at most (4 frames at 4K)
+ANALYSIS_PIXELS = 8 * 1920 * 1088  # luma pixels kept at most: 16 frames up to 720p, 8 at 1080p, 4 at 1440p
 ACCEPT_Z = 9.0  # a sync peak this high ends the block-size search (the null maximum is ~5)
 UNTOUCHED_MARGIN = 2.0  # the untouched geometry wins unless another peak is this much higher
 
@@ -60,7 +63,7 @@ class WatermarkResult:
     p_value: float
     bit_accuracy: float
     bit_accuracy_source: str  # "expected" (vs the given payload) or "estimated" (coded-bit agreement)
-    payload: str  # 16 hex digits
+    payload: str  # 16 hex digits: the word read (message, digest, tag), valid or not
     z: float  # the test statistic in null standard deviations
     block: int  # block size found, pixels
     shift: tuple[int, int]  # grid origin found (row, column), pixels
@@ -119,7 +122,7 @@ def project(y: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float = DEFAULT_PSNR_DB) -> Clip:
-    """Mark every frame of clip with a 64-bit payload under key. Returns a new Clip (same fps/meta).
+    """Mark every frame of clip with a 64-bit word under key. Returns a new Clip (same fps/meta).
 
     payload: the message, up to 6 hex digits or 3 bytes (default: the key id's first 3 bytes); the word
     embedded adds the first frame's content digest and a keyed tag (binding.py). psnr_db: the luma
@@ -304,7 +307,7 @@ class Folder:
         if not self.sizes:
             raise WatermarkError(f"frames of {height}x{width} are too small to hold a watermark tile")
         self.height, self.width, self.fps = height, width, fps
-        # Frames above 1080p are analysed fewer at a time, so a 4K clip's luma and sums stay within memory.
+        # Frames above 720p are analysed fewer at a time, so large frames' luma and sums stay within memory.
         self.max_frames = max(2, min(int(max_frames), ANALYSIS_PIXELS // (height * width)))
         self.seg_len = max(1, round(segment_s * fps))
         self.frames: list[np.ndarray] = []
