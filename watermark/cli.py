@@ -87,7 +87,7 @@ def mark_detect(
                "copied": "[red]copied[/red]: a valid mark made for other content (or this one cropped/edited)",
                "unreadable": "[yellow]not a vidprov mark[/yellow]: a watermark-like signal, payload unreadable",
                }.get(r.status, "[yellow]not detected[/yellow]")
-    console.print(f"{src}: {verdict}  p={r.p_value:.3g}  z={r.z:.2f}  payload={r.payload}  "
+    console.print(f"{src}: {verdict}  p={r.p_value:.3g}  z={r.z:.2f}  payload={r.message or 'unreadable'}  "
                   f"bit accuracy={r.bit_accuracy:.3f} ({r.bit_accuracy_source})  block={r.block}px  "
                   f"shift={r.shift}  frames={r.num_frames} ({r.frames_analysed} analysed)")
 
