@@ -84,3 +84,13 @@ def test_word_tag_and_digest():
     assert binding.status(True, False, 0) == binding.UNREADABLE
     assert binding.status(True, True, binding.DIGEST_TOLERANCE + 1) == binding.COPIED
     assert binding.status(True, True, 0) == binding.BOUND
+
+
+def test_frames_above_1080p_are_analysed_at_half_size_and_stay_bound():
+    big = scene(9, t=4, h=1152, w=2048)
+    m = pixel.embed(big, KEY, "0f0f0f")
+    folder = pixel.Folder(big.height, big.width, big.fps)
+    assert folder.scale == 2 and (folder.height, folder.width) == (576, 1024)
+    r = pixel.detect(m, KEY)
+    assert r.detected and r.message == "0f0f0f" and r.p_value < 1e-12
+    assert not pixel.detect(big, KEY).signal

@@ -26,9 +26,9 @@ class Limits:
     # Frames a read may hold at once (read_video's array): reserved up front, never grown past this.
     max_decoded_bytes: int = 768 * 1024**2
     # Pixels decoded per file (width x height x frames, skipped frames included: decoding them is the cost).
-    max_decoded_pixels: int = 20_000_000_000
+    max_decoded_pixels: int = 10_000_000_000
     # Wall-clock budget of one read (or of one scan of a file, which shares it between its reads).
-    max_seconds: float = 40.0
+    max_seconds: float = 30.0
     # time.monotonic() after which reads stop; set by started(), not by users.
     deadline: float | None = None
 
