@@ -18,9 +18,9 @@ from vidprov.errors import VideoTooLargeError
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 2 * 1024**3
-    # 2560x1440 (QHD): a 4K frame costs a scan ~2.1 GB and a mark embed ~1.8 GB (decoder and encoder
+    # 1920x1088 (1080p): a 4K frame costs a scan ~2.1 GB and a 1440p frame ~1.7 GB (decoder and encoder
     # frame buffers, float luma), over the 1.5 GB one file may take on the 2-core, 24 GB machine.
-    max_pixels: int = 2560 * 1440
+    max_pixels: int = 1920 * 1088
     max_frames: int = 20_000
     max_duration_s: float = 4 * 3600.0
     # Frames a read may hold at once (read_video's array): reserved up front, never grown past this.

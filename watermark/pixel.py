@@ -44,9 +44,10 @@ BATCH = 16
 BATCH_PIXELS = BATCH * 640 * 480  # frames per batch shrink above 640x480, so 4K frames go one at a time
 MAX_ANALYSIS_FRAMES = 16  # frames the detector keeps, evenly spread (16 and 96 read H.264-attacked clips alike)
 ANALYSIS_PIXELS = 8 * 1920 * 1088  # luma pixels kept at most: 16 frames up to 720p, 8 at 1080p
-# Frames larger than 1080p are analysed at half size (the search covers marks rescaled by 0.5-2x):
+# Frames larger than 720p are analysed at half size (the search covers marks rescaled by 0.5-2x):
 # a quarter of the memory and time, at the robustness of the 0.5x resize attack.
-HALVE_ABOVE = 1920 * 1088
+HALVE_ABOVE = 1280 * 736
+GRID_CACHE_BYTES = 128 * 2**20  # per-size sums kept for further keys; larger ones are recomputed
 ACCEPT_Z = 9.0  # a sync peak this high ends the block-size search (the null maximum is ~5)
 UNTOUCHED_MARGIN = 2.0  # the untouched geometry wins unless another peak is this much higher
 
@@ -285,6 +286,7 @@ class _Grid:
         fe = np.fft.fft2(np.abs(zflip) ** 2, axes=(1, 3))
         self.norm = np.fft.ifft2(np.sum(fe * fm[:, :, None, :, None], axis=0), axes=(0, 2)).real / 2.0
         self.b = b
+        self.nbytes = self.zf.nbytes + self.fz.nbytes + self.norm.nbytes
 
     def sync_z(self, pattern: blocks.KeyPattern) -> np.ndarray:
         """z of the sync correlation for every (tile row offset, grid row, tile col offset, grid col)."""
@@ -342,9 +344,12 @@ class Folder:
         self._grids.clear()
 
     def grid(self, b: int) -> _Grid:
-        if b not in self._grids:
-            self._grids[b] = _Grid(self.frames, b)
-        return self._grids[b]
+        if b in self._grids:
+            return self._grids[b]
+        g = _Grid(self.frames, b)
+        if sum(x.nbytes for x in self._grids.values()) + g.nbytes <= GRID_CACHE_BYTES:
+            self._grids[b] = g
+        return g
 
 
 def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
