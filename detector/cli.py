@@ -19,16 +19,10 @@ console = Console()
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given; directories walked recursively for video files (sorted)."""
-    from vidprov.manifest import VIDEO_SUFFIXES
+    """Files as given; directories walked recursively (vidprov.listing.list_videos)."""
+    from vidprov.listing import list_videos
 
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
-        else:
-            out.append(p)
-    return out
+    return list_videos(paths)
 
 
 def _csv_rows(reports) -> list[dict]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from vidprov.clip import Clip
 from vidprov.detector.persist import DetectorFileError
-from vidprov.detector.windows import clip_duration, rewindable, scan_windows
+from vidprov.detector.windows import ONE_PASS_CONTAINERS, clip_duration, rewindable, scan_windows
 from vidprov.errors import VidprovError
 from vidprov.io import describe_source, probe
 from vidprov.limits import DEFAULT_LIMITS, Limits
@@ -148,8 +148,9 @@ class Scanner:
         self.workers = max(1, workers)
         self.pipeline = pipeline
 
-    def _windows(self, src, duration: float | None, src_fps: float | None) -> Iterator:
-        return scan_windows(src, self.spec, duration, src_fps, self.limits)
+    def _windows(self, src, duration: float | None, src_fps: float | None, limits: Limits | None = None,
+                 seekable: bool = True) -> Iterator:
+        return scan_windows(src, self.spec, duration, src_fps, limits or self.limits, seekable=seekable)
 
     def _score(self, windows: Iterator) -> tuple[list, list]:
         """Score windows while the next ones are still being decoded.
@@ -220,15 +221,18 @@ class Scanner:
         """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError."""
         t0 = time.perf_counter()
         label = name or (str(src.meta.get("path", "<clip>")) if isinstance(src, Clip) else describe_source(src))
+        limits = self.limits.started()  # one wall-clock budget for every read of this file
+        seekable = True
         if isinstance(src, Clip):
             duration, fps = clip_duration(src), src.fps
         else:
             src = rewindable(src)
-            info = probe(src, limits=self.limits)
+            info = probe(src, limits=limits)
             duration, fps = (info.duration_s or None), info.fps
+            seekable = info.container not in ONE_PASS_CONTAINERS
             if hasattr(src, "seek"):
                 src.seek(0)
-        windows, scores = self._score(self._windows(src, duration, fps))
+        windows, scores = self._score(self._windows(src, duration, fps, limits, seekable))
         if not windows:
             raise VidprovError(f"{label}: no frames could be analysed")
         p = float(np.mean([s.p_generated for s in scores]))

@@ -223,12 +223,61 @@ def iter_spread_windows(src, spec: WindowSpec, duration_s: float, *, limits: Lim
             yield Window(float(s), float(s) + (w.end_s - w.start_s), w.clip.replace(window_start_s=float(s)))
 
 
+# Containers FFmpeg cannot seek in: a seek there decodes from the start, so spread windows are cut in one pass.
+ONE_PASS_CONTAINERS = ("gif",)
+
+
+def iter_spread_windows_one_pass(src, spec: WindowSpec, duration_s: float, *, limits: Limits = DEFAULT_LIMITS,
+                                 src_fps: float | None = None) -> Iterator[Window]:
+    """The windows of iter_spread_windows from a single decode of the stream, for sources that cannot seek:
+    frames are sampled onto the spec's grid as they arrive and only those inside a window are kept."""
+    k = spec.max_windows or 1
+    one = replace(spec, max_windows=1, chunk=1)
+    starts = np.linspace(0.0, max(0.0, duration_s - spec.window_s), k)
+    if src_fps is None:
+        src_fps = probe(src, limits=limits).fps
+        if hasattr(src, "seek"):
+            src.seek(0)
+    stride = max(1, int(np.floor(src_fps / spec.fps + 1e-6)))
+    frames = iter_frames(src, size=spec.size, stride=stride, duration_s=float(starts[-1]) + spec.window_s + 1.0 / src_fps,
+                         limits=limits)
+    grid = _sample_times(frames, spec.fps)
+    i, buf = 0, []
+    try:
+        for t, f in grid:
+            while i < k and t >= starts[i] + spec.window_s - 1e-6:  # a window the stream skipped past
+                if buf:
+                    yield from _one_window(buf, one, float(starts[i]))
+                i, buf = i + 1, []
+            if i >= k:
+                break
+            if t >= starts[i] - 1e-6:
+                buf.append(f)
+                if len(buf) == spec.num_frames:
+                    yield from _one_window(buf, one, float(starts[i]))
+                    i, buf = i + 1, []
+                    if i >= k:
+                        break
+        if buf and i < k:
+            yield from _one_window(buf, one, float(starts[i]))
+    finally:
+        frames.close()
+
+
+def _one_window(frames: list[np.ndarray], one: WindowSpec, s: float) -> Iterator[Window]:
+    for w in list(_windows_from_grid(iter(zip(np.arange(len(frames)) / one.fps, frames, strict=True)), one, {}))[:1]:
+        yield Window(s, s + (w.end_s - w.start_s), w.clip.replace(window_start_s=s))
+
+
 def scan_windows(src, spec: WindowSpec, duration: float | None, src_fps: float | None,
-                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Window]:
+                 limits: Limits = DEFAULT_LIMITS, *, seekable: bool = True) -> Iterator[Window]:
     """The windows a scan analyses: consecutive from the start, or, for a clip longer than
-    spec.max_windows windows, that many spread evenly over its whole duration."""
+    spec.max_windows windows, that many spread evenly over its whole duration (found by seeking,
+    or in one pass over a stream that cannot seek)."""
     long = duration is not None and spec.max_windows is not None and duration > spec.max_windows * spec.window_s
     if long and not isinstance(src, Clip):
+        if not seekable:
+            return iter_spread_windows_one_pass(src, spec, duration, limits=limits, src_fps=src_fps)
         return iter_spread_windows(src, spec, duration, limits=limits, src_fps=src_fps)
     if long:  # a Clip in memory: spread by slicing its frames
         return iter_spread_windows(src, spec, duration)

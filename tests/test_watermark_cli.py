@@ -29,13 +29,13 @@ def run(*args):
 def test_mark_sign_verify_json(env):
     tmp, src = env
     marked, signed = tmp / "marked.mp4", tmp / "signed.mp4"
-    r = run("mark", "embed", src, marked, "--key", "cli-key", "--payload", "00000000deadbeef")
+    r = run("mark", "embed", src, marked, "--key", "cli-key", "--payload", "beef")
     assert r.returncode == 0, r.stderr
     r = run("mark", "detect", marked, "--key", "cli-key", "--json")
     d = json.loads(r.stdout)
-    assert d["detected"] is True and d["payload"] == "00000000deadbeef"
+    assert d["detected"] is True and d["message"] == "00beef" and d["status"] == "bound"
     assert d["p_value"] < 1e-6 and d["bit_accuracy_source"] == "estimated" and d["bit_accuracy"] > 0.8
-    d = json.loads(run("mark", "detect", marked, "-k", "cli-key", "--payload", "deadbeef", "--json").stdout)
+    d = json.loads(run("mark", "detect", marked, "-k", "cli-key", "--payload", "beef", "--json").stdout)
     assert d["bit_accuracy"] == 1.0 and d["bit_accuracy_source"] == "expected"
     r = run("mark", "detect", marked, "--key", "wrong-key", "--json")
     assert json.loads(r.stdout)["detected"] is False

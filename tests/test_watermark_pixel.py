@@ -9,7 +9,7 @@ import vidprov
 from vidprov.watermark import blocks, ecc, null, pixel
 from vidprov.watermark.keys import WatermarkKeyError, as_key, default_key, parse_payload
 
-PAYLOAD = "0123456789abcdef"
+PAYLOAD = "c0ffee"  # the 24-bit message; the word embedded adds digest and tag
 
 
 def texture_clip(t=24, h=192, w=256, seed=0, fps=12.0):
@@ -51,7 +51,8 @@ def test_embed_is_invisible_and_detects_payload(marked):
     assert np.all((d[..., 0] == d[..., 1])[inner]) and np.all((d[..., 1] == d[..., 2])[inner])
     r = pixel.detect(m, "secret", expected_payload=PAYLOAD)
     assert r.detected and r.p_value < 1e-6
-    assert r.payload == PAYLOAD and r.bit_accuracy == 1.0
+    assert r.message == PAYLOAD and r.payload == m.meta["watermark_payload"] and r.bit_accuracy == 1.0
+    assert r.status == "bound" and r.tag_ok and r.digest_distance == 0
     assert r.block == blocks.block_size(clip.height, clip.width) == 20
     assert r.shift == (0, 0) and r.tile_offset == (0, 0)
     assert len(r.segments) == 2 and all(s["p_value"] < 1e-3 for s in r.segments)
@@ -82,12 +83,16 @@ def test_survives_attacks(marked, attack):
     else:
         a = m.replace(frames=f[::2], fps=m.fps / 2)
     r = pixel.detect(a, "secret", expected_payload=PAYLOAD)
-    assert r.detected, (attack, r.p_value)
-    assert r.payload == PAYLOAD, (attack, r.bit_accuracy)
+    if attack == "crop":
+        # the signal and its valid word survive; the first frame's digest does not survive a 17% crop,
+        # so the mark reads as made for other content (the documented limit of the binding)
+        assert r.signal and r.tag_ok and r.message == PAYLOAD and r.status in ("bound", "copied"), (r.p_value, r.status)
+        # the grid origin moves by the crop, the slot tile by the whole blocks cut off
+        assert r.shift == ((-13) % 20, (-21) % 20) and r.tile_offset == (1, 2)
+        return
+    assert r.message == PAYLOAD and r.detected, (attack, r.bit_accuracy, r.status, r.digest_distance)
     if attack == "resize":
         assert r.block == 10
-    if attack == "crop":  # the grid origin moves by the crop, the slot tile by the whole blocks cut off
-        assert r.shift == ((-13) % 20, (-21) % 20) and r.tile_offset == (1, 2)
 
 
 def test_null_p_values_are_uniform_over_random_keys():
@@ -177,12 +182,12 @@ def test_keys_and_payload_parsing(tmp_path, monkeypatch):
     k = default_key()
     assert (tmp_path / "watermark.key").stat().st_mode & 0o777 == 0o600
     assert default_key() == k and "secret" not in repr(k)
-    assert parse_payload("ff", k) == bytes(7) + b"\xff"
-    assert parse_payload(None, k) == bytes.fromhex(k.key_id)
+    assert parse_payload("ff", k) == bytes(2) + b"\xff"
+    assert parse_payload(None, k) == bytes.fromhex(k.key_id)[:3]
     with pytest.raises(WatermarkKeyError):
         parse_payload("zz", k)
     with pytest.raises(WatermarkKeyError):
-        parse_payload("00" * 9, k)
+        parse_payload("00" * 4, k)
     with pytest.raises(WatermarkKeyError):
         as_key("")
 

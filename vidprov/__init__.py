@@ -9,7 +9,7 @@ from vidprov.errors import (
     VideoTooLargeError,
     VidprovError,
 )
-from vidprov.io import encode_video, iter_frames, probe, read_video, reencode, write_video
+from vidprov.io import encode_video, iter_frames, probe, read_video, reencode, write_frames, write_video
 from vidprov.limits import DEFAULT_LIMITS, Limits
 from vidprov.manifest import Manifest
 from vidprov.normalize import normalize
@@ -47,6 +47,7 @@ __all__ = [
     "read_video",
     "iter_frames",
     "write_video",
+    "write_frames",
     "encode_video",
     "reencode",
     "probe",

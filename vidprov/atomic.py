@@ -21,13 +21,74 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+# Every temporary name vidprov makes starts with this: directory walks skip such names, and a writer
+# removes the ones a killed process left behind (see remove_stale_temps).
+TEMP_PREFIX = ".vidprov-tmp."
+
+
+def is_temp_name(name: str) -> bool:
+    """True for vidprov's temporary files and folders (half-written outputs, never results)."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def temp_prefix(tag: str) -> str:
+    # The writer's pid is part of the name, so a later writer can tell a crashed writer's leftovers
+    # from a live one's.
+    return f"{TEMP_PREFIX}{os.getpid()}.{tag}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Remove vidprov temp files and folders in folder whose writing process no longer runs (on this
+    machine). Returns how many were removed."""
+    import shutil
+
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for e in entries:
+        if not is_temp_name(e.name):
+            continue
+        pid_text = e.name[len(TEMP_PREFIX):].split(".", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        try:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def temp_dir(parent: str | os.PathLike, tag: str = "dir") -> tempfile.TemporaryDirectory:
+    """A TemporaryDirectory inside parent under vidprov's temp name (stale ones there are removed first)."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(parent)
+    return tempfile.TemporaryDirectory(dir=parent, prefix=temp_prefix(tag))
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any], *, suffix: str = ".part") -> Path:
     """Call write(tmp_path), then rename tmp_path to path (parent folders are created).
-    The temp file is removed on failure. suffix: for writers that pick the format by the file name
-    (np.savez appends .npz to other names, matplotlib/PIL read the image type from it)."""
+    The temp file is removed on failure; one left by a killed writer is skipped by directory walks
+    (is_temp_name) and removed by remove_stale_temps, which resumable jobs call on their folders. suffix: for writers that pick the
+    format by the file name (np.savez appends .npz to other names, matplotlib/PIL read the image type from it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)

@@ -106,6 +106,20 @@ def bench_io(
     run_bench_io(files=files, repeats=repeats, out=out, console=console)
 
 
+@bench.command("limits")
+def bench_limits(
+    out: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    quick: Annotated[bool, typer.Option("--quick/--full", help="Three hostile files instead of five.")] = False,
+) -> None:
+    """Hostile files (huge GIF screen, 4096x4096 and 4K H.264, 30k tiny frames) through scan, read_video,
+    mark embed and mark detect: each must finish or refuse in <= 60 s and <= 1.5 GB peak RSS."""
+    from vidprov.benchmarks.limits import run_bench_limits
+
+    summary = run_bench_limits(out=out, quick=quick, console=console)
+    if not summary["all_met"]:
+        raise typer.Exit(1)
+
+
 def _register_components() -> None:
     # Each component's cli module adds its commands through register(app, bench); heavy imports stay
     # inside the commands.

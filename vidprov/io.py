@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +28,7 @@ from vidprov.errors import (
     VideoError,
     VideoTooLargeError,
 )
-from vidprov.limits import DEFAULT_LIMITS, Limits
+from vidprov.limits import DEFAULT_LIMITS, DecodeBudget, Limits
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,7 @@ def open_video(src: Source, limits: Limits) -> tuple[av.container.InputContainer
     The caller closes the container. Bad input raises the VideoError that names the problem."""
     name = describe_source(src)
     if isinstance(src, (str, os.PathLike)):
-        path = Path(src)
-        if not path.exists():
-            raise NotAVideoError(f"{name}: no such file")
-        if path.is_dir():
-            raise NotAVideoError(f"{name}: is a directory, not a video file")
+        check_regular_file(src)
     elif not isinstance(src, (bytes, bytearray, memoryview)) and not hasattr(src, "read"):
         raise NotAVideoError(f"expected a path, bytes or a binary file object, got {type(src).__name__}")
     size = _source_size(src)
@@ -143,6 +140,29 @@ def open_video(src: Source, limits: Limits) -> tuple[av.container.InputContainer
     except BaseException:
         container.close()
         raise
+
+
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Raise NotAVideoError naming what path is when it is not a readable regular file (missing, a
+    broken link, a directory, a FIFO or device), without opening it: opening a FIFO would block."""
+    name = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise NotAVideoError(f"{name}: broken link (its target does not exist)") from None
+        raise NotAVideoError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise NotAVideoError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise NotAVideoError(f"{name}: is a directory, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _SPECIAL_KINDS if test(st.st_mode)), "a special file")
+        raise NotAVideoError(f"{name}: not a regular file ({kind})")
 
 
 def _sniff_container(src: Source) -> str | None:
@@ -258,10 +278,14 @@ def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s,
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     container, stream, name = open_video(src, limits)
+    budget = DecodeBudget(limits, name)
     try:
         fps = stream_fps(stream)
         # mp4/mov sample tables count real frames; AVI indexes also count empty (dropped) ones.
         declared = int(stream.frames or 0) if container.format.name.startswith("mov") else 0
+        if start_s is None and duration_s is None:
+            planned = [n for n in (declared or int(stream.frames or 0), max_frames and max_frames * stride) if n]
+            budget.check_plan(stream.codec_context.width, stream.codec_context.height, min(planned, default=0))
         header.update(name=name, fps=fps, codec=stream.codec_context.name, container=container.format.name,
                       declared_frames=declared)
         if start_s:
@@ -276,6 +300,7 @@ def _decode(src, header: dict, *, max_frames, stride, size, start_s, duration_s,
         n_decoded = n_yielded = 0
         try:
             for frame in container.decode(stream):
+                budget.frame(frame.width, frame.height)
                 t = float(frame.time) if frame.time is not None else n_decoded / fps
                 if start_s is not None and t < start_s - 1e-6:
                     continue
@@ -329,36 +354,38 @@ def read_video(
                      duration_s=duration_s, allow_partial=allow_partial, limits=limits)
     for t, frame in frames:
         if buf is None:
-            # Decode straight into one array sized from the header, so no copy is needed at the end.
-            expected = header["declared_frames"] // stride + 1 if header["declared_frames"] else 64
+            # One array reserved up front for as many frames as the limit allows: pages are committed only as
+            # frames land and the tail is given back at the end, so the array never grows (a growing array
+            # holds its old and new copies at once) and the limit holds before memory is spent.
+            capacity = limits.max_decoded_bytes // frame.nbytes
             if max_frames is not None:
-                expected = min(expected, max_frames)
-            expected = max(1, min(expected, limits.max_decoded_bytes // frame.nbytes))
-            buf = np.empty((expected, *frame.shape), np.uint8)
+                capacity = min(capacity, max_frames)
+            if capacity < 1:
+                raise VideoTooLargeError(f"{header['name']}: one decoded frame ({frame.nbytes} bytes) exceeds "
+                                         f"the limit of {limits.max_decoded_bytes} bytes; pass size")
+            buf = np.empty((capacity, *frame.shape), np.uint8)
         if frame.shape != buf.shape[1:]:
             # Streams that change resolution mid-way are resized to the first frame's size.
             import cv2
 
             frame = cv2.resize(frame, (buf.shape[2], buf.shape[1]), interpolation=cv2.INTER_AREA)
         if n == len(buf):
-            if (2 * n) * frame.nbytes > limits.max_decoded_bytes and (n + 1) * frame.nbytes > limits.max_decoded_bytes:
-                raise VideoTooLargeError(
-                    f"{header['name']}: decoded frames exceed {limits.max_decoded_bytes} bytes; "
-                    "use max_frames, stride or size"
-                )
-            grown = np.empty((max(n + 1, min(2 * n, limits.max_decoded_bytes // frame.nbytes)), *buf.shape[1:]), np.uint8)
-            grown[:n] = buf
-            buf = grown
+            frames.close()
+            raise VideoTooLargeError(
+                f"{header['name']}: decoded frames exceed {limits.max_decoded_bytes} bytes "
+                "(VIDPROV_MAX_DECODED_BYTES); use max_frames, stride or size")
         buf[n] = frame
         times.append(t)
         n += 1
+    if n < len(buf):
+        buf.resize((n, *buf.shape[1:]), refcheck=False)  # realloc: gives back the reserved tail in place
     fps = header["fps"] / stride
     if len(times) > 1 and times[-1] > times[0]:
         # Variable frame rate: the mean rate of what was actually decoded.
         fps = (len(times) - 1) / (times[-1] - times[0])
     meta = {"source": header["name"], "codec": header["codec"], "container": header["container"],
             "source_fps": header["fps"]}
-    return Clip(buf[:n], fps=fps, meta=meta)
+    return Clip(buf, fps=fps, meta=meta)
 
 
 class _rewound:
@@ -396,10 +423,13 @@ def probe(src: Source, *, limits: Limits = DEFAULT_LIMITS) -> VideoInfo:
                 # Count packets (no decoding); bounded by the file size limit.
                 n = 0
                 last_t = 0.0
+                budget = limits.started()
                 try:
                     for packet in container.demux(stream):
                         if packet.size:
                             n += 1
+                            if n % 1024 == 0:
+                                budget.check_time(name)
                             if packet.pts is not None and packet.time_base is not None:
                                 last_t = max(last_t, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 except av.error.FFmpegError:
@@ -508,6 +538,50 @@ def write_video(
     fmt = {"mkv": "matroska", "mov": "mov", "webm": "webm", "avi": "avi", "gif": "gif"}.get(suffix, "mp4")
     atomic_write(path, lambda tmp: _encode(clip, tmp, fmt=fmt, codec=codec, crf=crf, pix_fmt=pix_fmt, options=options))
     return path
+
+
+def write_frames(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    *,
+    fps: float,
+    codec: str = "libx264",
+    crf: int | None = 18,
+    pix_fmt: str = "yuv420p",
+    options: dict | None = None,
+) -> Path:
+    """write_video for a stream of uint8 (H, W, 3) frames, encoded as they arrive (memory: one frame).
+    Atomic like write_video; odd sides are padded the same way."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise VideoError(f"{path}: directory {path.parent} does not exist")
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise VideoError(f"{path}: no frames to write") from None
+    h, w = first.shape[:2]
+    pad_h, pad_w = (h % 2, w % 2) if pix_fmt.startswith(("yuv420", "nv12")) else (0, 0)
+
+    def video_frames():
+        for frame in _chain(first, it):
+            if frame.shape != first.shape or frame.dtype != np.uint8:
+                raise VideoError(f"{path}: frames must all be uint8 {first.shape}, got {frame.dtype} {frame.shape}")
+            if pad_h or pad_w:
+                frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            yield vf if pix_fmt == "rgb24" else vf.reformat(format=pix_fmt, threads=1)
+
+    suffix = path.suffix.lower().lstrip(".") or "mp4"
+    fmt = {"mkv": "matroska", "mov": "mov", "webm": "webm", "avi": "avi", "gif": "gif"}.get(suffix, "mp4")
+    atomic_write(path, lambda tmp: _mux(video_frames(), tmp, fmt=fmt, codec=codec, fps=fps, width=w + pad_w,
+                                        height=h + pad_h, crf=crf, pix_fmt=pix_fmt, options=options))
+    return path
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vidprov.atomic import atomic_write
+from vidprov.atomic import atomic_write, is_temp_name
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,8 @@ class Manifest:
             for f in sorted(label_dir.rglob("*")):
                 if not f.is_file() or f.suffix.lower() not in VIDEO_SUFFIXES:
                     continue
+                if any(is_temp_name(part) for part in f.relative_to(label_dir).parts):
+                    continue  # a half-written output of an interrupted run
                 rel = f.relative_to(label_dir)
                 generator = rel.parts[0] if label == "generated" and len(rel.parts) > 1 else ""
                 inner = rel.parts[1:-1] if generator else rel.parts[:-1]

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import vidprov.generator  # noqa: F401  (registers the shipped VAE families a latent-feature detector names)
-from vidprov.atomic import atomic_write_json
+from vidprov.atomic import atomic_write_json, temp_dir
 from vidprov.detector import scan as detector_scan
 from vidprov.detector.scan import ScanReport
 from vidprov.errors import NotAVideoError, VidprovError
 from vidprov.io import probe, read_video, write_video
-from vidprov.watermark import credentials, pixel
+from vidprov.watermark import binding, credentials, pixel
 from vidprov.watermark.keys import as_key, default_key
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,9 @@ def detect_any(path: str | os.PathLike, keys, *, max_frames: int | None = 600) -
     results = [pixel.analyse(folder, k) for k in keys]
     best = min(results, key=lambda r: r.p_value)
     best.p_value = min(1.0, best.p_value * len(keys))
-    best.detected = best.p_value < pixel.DEFAULT_ALPHA
+    best.signal = best.p_value < pixel.DEFAULT_ALPHA
+    best.status = binding.status(best.signal, best.tag_ok, best.digest_distance)
+    best.detected = best.status == binding.BOUND
     return best
 
 
@@ -111,12 +112,15 @@ def _generator_model(state: credentials.C2paState) -> str | None:
     return model if str(gen.get("generator", "")).startswith("vidprov") and model in FAMILIES else None
 
 
-def sentence(c2pa: credentials.C2paState, marked: bool, detector_verdict: str | None = None) -> str:
+def sentence(c2pa: credentials.C2paState, marked: bool, detector_verdict: str | None = None, *,
+             mark_status: str | None = None) -> str:
     """What the provenance layers say, in one sentence.
 
     Without detector_verdict: the finding of verify(). With it: the scan's verdict, where signed
     Content Credentials that declare AI generation, or a vidprov watermark, outrank the statistical
-    detector; their absence proves nothing (credentials and marks can be stripped).
+    detector; their absence proves nothing (credentials and marks can be stripped). mark_status: the
+    watermark's binding status; a mark copied from other content, or one whose payload does not
+    decode, is never reported as provenance.
     """
     sources = (c2pa.manifest or {}).get("digital_source_type")
     ai_claim = credentials.TRAINED_ALGORITHMIC_MEDIA in (sources if isinstance(sources, list) else [sources])
@@ -141,6 +145,12 @@ def sentence(c2pa: credentials.C2paState, marked: bool, detector_verdict: str | 
         return f"{what}: signed by {who}; no vidprov watermark found for the given keys."
     if marked:
         return "Manifest stripped (or never attached), watermark present: made or marked by vidprov."
+    if mark_status == binding.COPIED:
+        return ("A valid vidprov watermark made for other content (copied onto this video, or this video was "
+                "cropped or edited past recognition): not evidence of where this video came from.")
+    if mark_status == binding.UNREADABLE:
+        return ("A watermark-like signal whose payload is unreadable (no valid checksum under the key): "
+                "not a vidprov mark; provenance unknown.")
     return "No Content Credentials and no vidprov watermark for the given keys: provenance unknown."
 
 
@@ -164,7 +174,7 @@ def verify(path: str | os.PathLike, *, keys=None, trust=(), max_frames: int | No
     model = _generator_model(state) if latent_model == "auto" else latent_model
     latent = latent_check(path, model, keys) if model and not is_image else None
     report = ProvenanceReport(str(path), state, wm, latent, finding="")
-    report.finding = sentence(state, report.marked)
+    report.finding = sentence(state, report.marked, mark_status=wm.status if wm is not None else None)
     return report
 
 
@@ -192,7 +202,7 @@ def protect(clip, out: str | os.PathLike, claims: credentials.Claims | None = No
             log.warning("%s: not watermarked (%s)", out.name, exc)
     if not sign:
         return write_video(clip, out, crf=crf)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".protect.") as tmp:
+    with temp_dir(out.parent, "protect") as tmp:
         plain = write_video(clip, Path(tmp) / "marked.mp4", crf=crf)
         return credentials.sign(plain, out, claims)  # atomic into place
 

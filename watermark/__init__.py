@@ -1,8 +1,8 @@
 """vidprov.watermark: invisible pixel watermark, latent (generation-time) watermark, Content Credentials.
 
     from vidprov.watermark import embed, detect, sign
-    marked = embed(clip, key="my secret", payload="0123456789abcdef")
-    detect(marked, key="my secret").p_value
+    marked = embed(clip, key="my secret", payload="abc123")  # 24 bits; the rest binds content and key
+    r = detect(marked, key="my secret")  # r.detected only when r.status == "bound"
 
 Checking every layer of a file at once is vidprov.verify (vidprov.provenance).
 """

@@ -27,25 +27,45 @@ def mark_embed(
     src: Annotated[Path, typer.Argument(help="Input video.")],
     out: Annotated[Path, typer.Argument(help="Marked output video (.mp4).")],
     key: KeyOpt = None,
-    payload: Annotated[str | None, typer.Option(help="64-bit payload as 16 hex digits (default: the key id).")] = None,
+    payload: Annotated[str | None, typer.Option(help="24-bit payload as up to 6 hex digits (default: the key id's first 6); the mark's other 40 bits bind it to the content and key.")] = None,
     psnr: Annotated[float, typer.Option(help="Strength, as the PSNR of the luma change (dB).")] = 42.5,
     crf: Annotated[int, typer.Option(help="H.264 CRF of the output.")] = 18,
     max_frames: Annotated[int | None, typer.Option(help="Mark only the first N frames.")] = None,
 ) -> None:
-    """Embed a keyed 64-bit watermark in every frame's luma and write an H.264 mp4."""
+    """Embed a keyed 64-bit watermark in every frame's luma and write an H.264 mp4.
+
+    Frames stream from the decoder through the embedder to the encoder, so memory holds a batch of
+    frames, not the clip."""
     import time
 
     import vidprov
+    from vidprov.atomic import remove_stale_temps
     from vidprov.watermark import pixel
 
     k = _key(key)
-    clip = vidprov.read_video(src, max_frames=max_frames)
+    info = vidprov.probe(src)
+    frames = (f for _, f in vidprov.iter_frames(src, max_frames=max_frames))
+    first = next(frames)
+    word = pixel.word_for(first, k, payload)
+    n = 0
+
+    def marked():
+        nonlocal n
+        for batch in pixel.embed_frames(_prepend(first, frames), k, word, psnr_db=psnr):
+            n += len(batch)
+            yield from batch
+
     t0 = time.perf_counter()
-    marked = pixel.embed(clip, k, payload, psnr_db=psnr)
+    remove_stale_temps(out.parent)  # what an earlier, killed embed was writing there
+    vidprov.write_frames(marked(), out, fps=info.fps, crf=crf)
     dt = time.perf_counter() - t0
-    vidprov.write_video(marked, out, crf=crf)
-    console.print(f"marked {clip.num_frames} frames ({clip.num_frames / dt:.0f} frames/s), key id {k.key_id}, "
-                  f"payload {marked.meta['watermark_payload']} -> {out}")
+    console.print(f"marked {n} frames ({n / dt:.0f} frames/s with decode and encode), key id {k.key_id}, "
+                  f"payload {word[:3].hex()} (word {word.hex()}) -> {out}")
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
 
 
 @mark.command("detect")
@@ -63,8 +83,11 @@ def mark_detect(
     if as_json:
         print(json.dumps(r.to_dict(), indent=2))
         return
-    verdict = "[green]detected[/green]" if r.detected else "[yellow]not detected[/yellow]"
-    console.print(f"{src}: {verdict}  p={r.p_value:.3g}  z={r.z:.2f}  payload={r.payload}  "
+    verdict = {"bound": "[green]detected[/green] (bound to this content)",
+               "copied": "[red]copied[/red]: a valid mark made for other content (or this one cropped/edited)",
+               "unreadable": "[yellow]not a vidprov mark[/yellow]: a watermark-like signal, payload unreadable",
+               }.get(r.status, "[yellow]not detected[/yellow]")
+    console.print(f"{src}: {verdict}  p={r.p_value:.3g}  z={r.z:.2f}  payload={r.message or 'unreadable'}  "
                   f"bit accuracy={r.bit_accuracy:.3f} ({r.bit_accuracy_source})  block={r.block}px  "
                   f"shift={r.shift}  frames={r.num_frames} ({r.frames_analysed} analysed)")
 
@@ -126,7 +149,7 @@ def verify_cmd(
                                       f"signer {signer}" if m else "") + (f"\ncodes: {', '.join(c.codes[:6])}" if c.codes else ""))
     w = report.watermark
     t.add_row("pixel watermark", "no key to test" if w is None else
-              f"{'detected' if w.detected else 'not detected'}  p={w.p_value:.3g}  payload={w.payload}  key id {w.key_id}")
+              f"{w.status if w.signal else 'not detected'}  p={w.p_value:.3g}  payload={w.message or '-'}  key id {w.key_id}")
     t.add_row("latent watermark", "n/a" if report.latent_watermark is None else json.dumps(report.latent_watermark))
     t.add_row("finding", f"[bold]{report.finding}[/bold]")
     console.print(t)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vidprov.atomic import temp_prefix
 from vidprov.errors import NotAVideoError, VidprovError
 from vidprov.watermark import certs
 
@@ -51,7 +52,7 @@ class Claims:
     prompt_sha256: str = ""
     seed: int | None = None
     watermark_key_id: str = ""
-    watermark_payload: str = ""  # 16 hex digits
+    watermark_payload: str = ""  # 16 hex digits: the word the mark carries (message, content digest, tag)
     title: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,7 +144,7 @@ def sign(path: str | os.PathLike, out: str | os.PathLike, claims: Claims | None 
         raise certs.CredentialsError(f"cannot load the signing credentials {files.chain}: {exc}") from exc
     anchors = files.ca.read_text() if files.ca else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out.name), suffix=out.suffix, dir=out.parent)
     try:
         with signer, c2pa.Builder(manifest_definition(claims), context=_context(anchors, signing=True)) as builder:
             with open(path, "rb") as src, os.fdopen(fd, "w+b") as dst:
@@ -171,7 +172,7 @@ def sign_keyframe(video: str | os.PathLike, out: str | os.PathLike, claims: Clai
         raise SigningError(f"{out}: a keyframe must be .png, .jpg or .jpeg")
     clip = vidprov.read_video(video, max_frames=index + 1)
     frame = clip.frames[min(index, clip.num_frames - 1)]
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None, prefix=temp_prefix("keyframe")) as tmp:
         plain = Path(tmp) / f"keyframe{out.suffix.lower()}"
         if not cv2.imwrite(str(plain), np.ascontiguousarray(frame[..., ::-1])):
             raise SigningError(f"{out}: could not encode the keyframe")
@@ -243,7 +244,7 @@ def strip(path: str | os.PathLike, out: str | os.PathLike) -> Path:
     import av
 
     path, out = Path(path), Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out.name), suffix=out.suffix, dir=out.parent)
     os.close(fd)
     try:
         with av.open(str(path)) as src, av.open(tmp, "w", format="mp4") as dst:

@@ -90,18 +90,36 @@ def default_key(create: bool = True) -> WatermarkKey | None:
     return as_key(text)
 
 
+MESSAGE_BYTES = 3  # the user's share of the mark's 64 bits (see binding.py for the rest)
+
+
 def parse_payload(payload: str | bytes | None, key: WatermarkKey) -> bytes:
-    """8 payload bytes: given as 16 hex digits or 8 bytes; by default the key id's bytes."""
+    """The 3 message bytes a mark carries: given as up to 6 hex digits or 3 bytes; by default the
+    first 3 bytes of the key id."""
     if payload is None:
-        return bytes.fromhex(key.key_id)
+        return bytes.fromhex(key.key_id)[:MESSAGE_BYTES]
+    raw = _hex_bytes(payload)
+    if len(raw) > MESSAGE_BYTES:
+        raise WatermarkKeyError(f"payload holds at most {MESSAGE_BYTES * 8} bits ({MESSAGE_BYTES * 2} hex digits), "
+                                f"got {len(raw) * 8}; the rest of the mark's 64 bits bind it to the content and key")
+    return raw.rjust(MESSAGE_BYTES, b"\0")
+
+
+def parse_expected(payload: str | bytes) -> bytes:
+    """An expected payload to compare a detection with: the 3-byte message or the whole 8-byte word."""
+    raw = _hex_bytes(payload)
+    if len(raw) > 8:
+        raise WatermarkKeyError(f"a mark carries 64 bits (16 hex digits), got {len(raw) * 8}")
+    return raw.rjust(MESSAGE_BYTES, b"\0") if len(raw) <= MESSAGE_BYTES else raw.rjust(8, b"\0")
+
+
+def _hex_bytes(payload: str | bytes) -> bytes:
     if isinstance(payload, str):
         text = payload.strip().lower().removeprefix("0x")
+        if len(text) % 2:
+            text = "0" + text
         try:
-            raw = bytes.fromhex(text)
+            return bytes.fromhex(text)
         except ValueError as exc:
             raise WatermarkKeyError(f"payload must be hex, got {payload!r}") from exc
-    else:
-        raw = bytes(payload)
-    if len(raw) > 8:
-        raise WatermarkKeyError(f"payload holds at most 64 bits (16 hex digits), got {len(raw) * 8}")
-    return raw.rjust(8, b"\0")
+    return bytes(payload)

@@ -17,7 +17,7 @@ import numpy as np
 
 from vidprov.errors import CorruptVideoError
 from vidprov.io import open_video, stream_fps
-from vidprov.limits import DEFAULT_LIMITS, Limits
+from vidprov.limits import DEFAULT_LIMITS, DecodeBudget, Limits
 
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
 _FULL_RANGE_FORMATS = {"yuvj420p", "yuvj422p", "yuvj444p", "gray"}
@@ -44,12 +44,18 @@ def iter_luma(path: str | os.PathLike, *, max_frames: int | None = None, batch: 
               limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (fps, float32 (B, H, W) luma batches)."""
     container, stream, name = open_video(path, limits)
+    budget = DecodeBudget(limits, name)
     try:
         fps = stream_fps(stream)
+        planned = [k for k in (int(stream.frames or 0), max_frames) if k]
+        budget.check_plan(stream.codec_context.width, stream.codec_context.height, min(planned, default=0))
+        # Batches of about 4 Mpixel: 16 frames at 640x360, 1 at 4K, so large frames do not pile up.
+        batch = max(1, min(batch, 4_000_000 // max(1, stream.codec_context.width * stream.codec_context.height)))
         buf: list[np.ndarray] = []
         n = 0
         try:
             for frame in container.decode(stream):
+                budget.frame(frame.width, frame.height)
                 y = luma_plane(frame)
                 if buf and y.shape != buf[0].shape:
                     break  # a resolution change ends the usable run

@@ -1,4 +1,7 @@
-"""The pixel watermark: embed a keyed 64-bit payload in the luma of every frame, and detect it.
+"""The pixel watermark: embed a keyed 64-bit word in the luma of every frame, and detect it.
+
+The word is a 24-bit message, a digest of the content and a keyed tag (binding.py): a detection is
+only reported as a vidprov mark when the tag is valid and the digest matches the content it sits in.
 
 Embedding (per frame, see blocks.py for the grid): every block's amplitude along each of its K
 smooth carrier vectors is moved towards the nearest point of its slot's lattice (dither
@@ -30,15 +33,21 @@ from scipy import stats
 
 from vidprov.clip import Clip
 from vidprov.errors import VidprovError
-from vidprov.watermark import blocks, ecc, null
-from vidprov.watermark.keys import WatermarkKey, as_key, parse_payload
+from vidprov.watermark import binding, blocks, ecc, null
+from vidprov.watermark.keys import WatermarkKey, as_key, parse_expected, parse_payload
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PSNR_DB = 42.5
 DEFAULT_ALPHA = 1e-6  # detection threshold on the p-value
 BATCH = 16
+BATCH_PIXELS = BATCH * 640 * 480  # frames per batch shrink above 640x480, so 4K frames go one at a time
 MAX_ANALYSIS_FRAMES = 16  # frames the detector keeps, evenly spread (16 and 96 read H.264-attacked clips alike)
+ANALYSIS_PIXELS = 8 * 1920 * 1088  # luma pixels kept at most: 16 frames up to 720p, 8 at 1080p
+# Frames larger than 720p are analysed at half size (the search covers marks rescaled by 0.5-2x):
+# a quarter of the memory and time, at the robustness of the 0.5x resize attack.
+HALVE_ABOVE = 1280 * 736
+GRID_CACHE_BYTES = 128 * 2**20  # per-size sums kept for further keys; larger ones are recomputed
 ACCEPT_Z = 9.0  # a sync peak this high ends the block-size search (the null maximum is ~5)
 UNTOUCHED_MARGIN = 2.0  # the untouched geometry wins unless another peak is this much higher
 
@@ -49,11 +58,16 @@ class WatermarkError(VidprovError, ValueError):
 
 @dataclass
 class WatermarkResult:
+    """detected: the key's mark is present, its 64-bit word is valid under the key (tag) and was made
+    for this content (digest within tolerance): status "bound". signal: only the statistical test
+    (p_value < alpha). status: bound, copied (valid word made for other content), unreadable (a
+    watermark-like signal whose word is not valid: never reported as a vidprov mark) or absent."""
+
     detected: bool
     p_value: float
     bit_accuracy: float
     bit_accuracy_source: str  # "expected" (vs the given payload) or "estimated" (coded-bit agreement)
-    payload: str  # 16 hex digits
+    payload: str  # 16 hex digits: the word read (message, digest, tag), valid or not
     z: float  # the test statistic in null standard deviations
     block: int  # block size found, pixels
     shift: tuple[int, int]  # grid origin found (row, column), pixels
@@ -63,6 +77,11 @@ class WatermarkResult:
     num_frames: int
     frames_analysed: int
     segments: list[dict] = field(default_factory=list)
+    signal: bool = False
+    status: str = binding.ABSENT
+    message: str = ""  # the user's 6 hex digits, from a valid word only
+    tag_ok: bool = False
+    digest_distance: int = binding.DIGEST_BITS
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -107,16 +126,30 @@ def project(y: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def embed(clip: Clip, key, payload: str | bytes | None = None, *, psnr_db: float = DEFAULT_PSNR_DB) -> Clip:
-    """Mark every frame of clip with a 64-bit payload under key. Returns a new Clip (same fps/meta).
+    """Mark every frame of clip with a 64-bit word under key. Returns a new Clip (same fps/meta).
 
-    payload: 16 hex digits or 8 bytes (default: the key id). psnr_db: the luma change of every
-    frame is scaled to this PSNR (a frame whose blocks all reach their lattice points with less
-    change gets less: a budget is a ceiling, not a target to burn).
+    payload: the message, up to 6 hex digits or 3 bytes (default: the key id's first 3 bytes); the word
+    embedded adds the first frame's content digest and a keyed tag (binding.py). psnr_db: the luma
+    change of every frame is scaled to this PSNR (a frame whose blocks all reach their lattice points
+    with less change gets less: a budget is a ceiling, not a target to burn).
+    meta: watermark_payload is the 16-hex word embedded, watermark_message the message.
     """
     k = as_key(key)
-    data = parse_payload(payload, k)
-    frames = np.concatenate(list(embed_frames(clip.frames, k, data, psnr_db=psnr_db)))
-    return clip.replace(frames=frames, watermark_key_id=k.key_id, watermark_payload=data.hex())
+    if clip.num_frames == 0:
+        raise WatermarkError("no frames to mark")
+    word = word_for(clip.frames[0], k, payload)
+    frames = np.concatenate(list(embed_frames(clip.frames, k, word, psnr_db=psnr_db)))
+    return clip.replace(frames=frames, watermark_key_id=k.key_id, watermark_payload=word.hex(),
+                        watermark_message=word[: binding.MESSAGE_BYTES].hex())
+
+
+def word_for(first_frame: np.ndarray, key, payload: str | bytes | None = None) -> bytes:
+    """The 8-byte word a clip starting with first_frame (uint8 (H, W, 3)) carries: message, digest, tag."""
+    k = as_key(key)
+    frame = np.asarray(first_frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
+        raise WatermarkError(f"frames must be uint8 (T, H, W, 3), got {frame.dtype} {frame.shape}")
+    return binding.seal(parse_payload(payload, k), binding.content_digest(luma(frame[None])[0]), k)
 
 
 def _strengths(err2: np.ndarray, mask: np.ndarray, budget2: float) -> np.ndarray:
@@ -135,12 +168,15 @@ def _strengths(err2: np.ndarray, mask: np.ndarray, budget2: float) -> np.ndarray
 
 def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, payload: bytes, *,
                  psnr_db: float = DEFAULT_PSNR_DB) -> Iterator[np.ndarray]:
-    """Streaming embed: yields marked uint8 (B, H, W, 3) batches for frames in (T, H, W, 3) order."""
+    """Streaming embed: yields marked uint8 (B, H, W, 3) batches for frames in (T, H, W, 3) order.
+    payload: the 8-byte word (word_for)."""
+    if len(payload) != 8:
+        raise WatermarkError(f"embed_frames takes the 8-byte word (word_for), got {len(payload)} bytes")
     offsets = blocks.lattice_offsets(payload, key)
     budget = 255.0 / 10.0 ** (psnr_db / 20.0)  # target RMS of the luma change
     # rounding to 8 bits adds ~1/12 grey level^2 where the mark is: leave room for it
     budget2 = max(budget**2 - 1.0 / 12.0, 0.25 * budget**2)
-    for batch in _batches(frames, BATCH):
+    for batch in _batches(frames):
         rgb = np.asarray(batch)
         if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[-1] != 3:
             raise WatermarkError(f"frames must be uint8 (T, H, W, 3), got {rgb.dtype} {rgb.shape}")
@@ -179,13 +215,22 @@ def _add_luma(rgb: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _batches(frames, size: int) -> Iterator[np.ndarray]:
+def _batch_size(frame_shape) -> int:
+    return max(1, min(BATCH, BATCH_PIXELS // max(1, frame_shape[0] * frame_shape[1])))
+
+
+def _batches(frames) -> Iterator[np.ndarray]:
+    """Consecutive frames in batches of BATCH, fewer when frames are large (see BATCH_PIXELS)."""
     if isinstance(frames, np.ndarray):
+        size = _batch_size(frames.shape[1:3]) if frames.ndim >= 3 else BATCH
         for i in range(0, frames.shape[0], size):
             yield frames[i : i + size]
         return
     buf = []
+    size = BATCH
     for f in frames:
+        if not buf:
+            size = _batch_size(np.shape(f))
         buf.append(f)
         if len(buf) == size:
             yield np.stack(buf)
@@ -223,15 +268,16 @@ class _Grid:
         t, kk = blocks.TILE, len(blocks.PAIRS)
         h, w = frames[0].shape
         ny, nx = -(-h // (b * t)) * t, -(-w // (b * t)) * t  # block rows/cols, padded to whole tiles
-        acc_re = np.zeros((kk, ny * b, nx * b), dtype=np.float32)
-        acc_im = np.zeros_like(acc_re)
+        # float32 parts summed in place (one complex64 array, not two float arrays and their complex128 sum:
+        # a third of the memory on 4K frames); the fold below sums in complex128 as before.
+        acc = np.zeros((kk, ny * b, nx * b), dtype=np.complex64)
         for y in frames:
             re, im = phase_maps(y, b)
-            acc_re[:, : re.shape[1], : re.shape[2]] += re
-            acc_im[:, : im.shape[1], : im.shape[2]] += im
-        acc = acc_re + 1j * acc_im
+            acc.real[:, : re.shape[1], : re.shape[2]] += re
+            acc.imag[:, : im.shape[1], : im.shape[2]] += im
+            del re, im
         # zf[k, a, oy, c, ox]: blocks with origin (oy + i B, ox + j B), i = a, j = c (mod TILE)
-        self.zf = acc.reshape(kk, ny // t, t, b, nx // t, t, b).sum(axis=(1, 4))
+        self.zf = acc.reshape(kk, ny // t, t, b, nx // t, t, b).sum(axis=(1, 4), dtype=np.complex128)
         flip = (-np.arange(t)) % t
         zflip = self.zf[:, flip][:, :, :, flip]
         self.fz = np.fft.fft2(zflip, axes=(1, 3))
@@ -240,6 +286,7 @@ class _Grid:
         fe = np.fft.fft2(np.abs(zflip) ** 2, axes=(1, 3))
         self.norm = np.fft.ifft2(np.sum(fe * fm[:, :, None, :, None], axis=0), axes=(0, 2)).real / 2.0
         self.b = b
+        self.nbytes = self.zf.nbytes + self.fz.nbytes + self.norm.nbytes
 
     def sync_z(self, pattern: blocks.KeyPattern) -> np.ndarray:
         """z of the sync correlation for every (tile row offset, grid row, tile col offset, grid col)."""
@@ -261,20 +308,29 @@ class Folder:
 
     def __init__(self, height: int, width: int, fps: float, *, max_frames: int = MAX_ANALYSIS_FRAMES,
                  segment_s: float = 1.0):
+        self.scale = 2 if height * width > HALVE_ABOVE else 1
+        height, width = height // self.scale, width // self.scale
         self.sizes = blocks.candidate_sizes(height, width)
         if not self.sizes:
             raise WatermarkError(f"frames of {height}x{width} are too small to hold a watermark tile")
         self.height, self.width, self.fps = height, width, fps
-        self.max_frames = max(2, int(max_frames))
+        # Frames above 720p are analysed fewer at a time, so large frames' luma and sums stay within memory.
+        self.max_frames = max(2, min(int(max_frames), ANALYSIS_PIXELS // (height * width)))
         self.seg_len = max(1, round(segment_s * fps))
         self.frames: list[np.ndarray] = []
         self.index: list[int] = []
         self.stride = 1
         self.n = 0
+        self.digest: bytes | None = None  # of the first frame, to check a mark's binding
         self._grids: dict[int, _Grid] = {}
 
     def add_luma(self, y: np.ndarray) -> None:
         """y: (B, H, W) luma of consecutive frames."""
+        if self.scale > 1:
+            y = [cv2.resize(np.ascontiguousarray(f, dtype=np.float32), (self.width, self.height),
+                            interpolation=cv2.INTER_AREA) for f in y]
+        if self.digest is None and len(y):
+            self.digest = binding.content_digest(y[0])
         for f in y:
             if self.n % self.stride == 0:
                 self.frames.append(np.ascontiguousarray(f, dtype=np.float32))
@@ -288,9 +344,12 @@ class Folder:
         self._grids.clear()
 
     def grid(self, b: int) -> _Grid:
-        if b not in self._grids:
-            self._grids[b] = _Grid(self.frames, b)
-        return self._grids[b]
+        if b in self._grids:
+            return self._grids[b]
+        g = _Grid(self.frames, b)
+        if sum(x.nbytes for x in self._grids.values()) + g.nbytes <= GRID_CACHE_BYTES:
+            self._grids[b] = g
+        return g
 
 
 def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
@@ -334,16 +393,22 @@ def analyse(folder: Folder, key, *, expected_payload: str | bytes | None = None,
     bits = ecc.viterbi_decode(soft, blocks.PAYLOAD_BITS)
     payload = np.packbits(bits).tobytes()
     if expected_payload is not None:
-        want = np.unpackbits(np.frombuffer(parse_payload(expected_payload, k), dtype=np.uint8))
-        bit_acc, source = float(np.mean(want == bits)), "expected"
+        want = np.unpackbits(np.frombuffer(parse_expected(expected_payload), dtype=np.uint8))
+        bit_acc, source = float(np.mean(want == bits[: len(want)])), "expected"
     else:
         recoded = ecc.encode(bits)
         seen = soft != 0
         agree = (soft < 0) == (recoded == 1)
         bit_acc, source = (float(np.mean(agree[seen])) if seen.any() else 0.5), "estimated"
+    message, digest, tag_ok = binding.unseal(payload, k)
+    dist = binding.distance(digest, folder.digest) if folder.digest is not None else binding.DIGEST_BITS
+    signal = bool(p_value < alpha)
+    status = binding.status(signal, tag_ok, dist)
     return WatermarkResult(
-        detected=bool(p_value < alpha), p_value=p_value, bit_accuracy=bit_acc, bit_accuracy_source=source,
-        payload=payload.hex(), z=null.z_score(stat, np.abs(test)), block=grid.b, shift=(int(oy), int(ox)),
+        detected=status == binding.BOUND, signal=signal, status=status, message=message.hex() if tag_ok else "",
+        tag_ok=tag_ok, digest_distance=dist, p_value=p_value, bit_accuracy=bit_acc, bit_accuracy_source=source,
+        payload=payload.hex(), z=null.z_score(stat, np.abs(test)), block=grid.b * folder.scale,
+        shift=(int(oy) * folder.scale, int(ox) * folder.scale),
         tile_offset=(int(ty), int(tx)), sync_z=sync_z, key_id=k.key_id, num_frames=folder.n,
         frames_analysed=len(folder.frames),
         segments=_segments(folder, grid.b, (oy, ox, ty, tx), pat) if segments else [],
@@ -393,7 +458,7 @@ def detect(clip: Clip, key, *, expected_payload: str | bytes | None = None, alph
     """Test clip for the mark of key. p_value: P(a statistic this large | no mark of this key)."""
     k = as_key(key)
     folder = Folder(clip.height, clip.width, clip.fps, segment_s=segment_s, max_frames=max_frames)
-    for batch in _batches(clip.frames, BATCH):
+    for batch in _batches(clip.frames):
         folder.add_luma(luma(batch))
     return analyse(folder, k, expected_payload=expected_payload, alpha=alpha)
 
