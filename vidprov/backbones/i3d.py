@@ -240,7 +240,8 @@ def load_i3d() -> I3D:
 
 
 @functools.lru_cache(maxsize=1)
-def _shared_model() -> I3D:
+def shared_model() -> I3D:
+    """One pretrained network per process, loaded on first use (on the CPU)."""
     return load_i3d()
 
 
@@ -266,7 +267,7 @@ def preprocess(frames: np.ndarray, size: int = INPUT_SIZE) -> torch.Tensor:
 @torch.inference_mode()
 def clip_features(frames: np.ndarray, model: I3D | None = None) -> np.ndarray:
     """(1024,) float32 I3D features of one uint8 (T, H, W, 3) clip (the shared pretrained net by default)."""
-    model = model if model is not None else _shared_model()
+    model = model if model is not None else shared_model()
     device = next(model.parameters()).device
     x = preprocess(frames).unsqueeze(0).to(device)
     return model.features(x)[0].float().cpu().numpy()
