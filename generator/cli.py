@@ -63,8 +63,8 @@ def _csv(text: str, cast=str) -> list:
 
 
 def generate_dataset(
-    n: Annotated[int, typer.Option("--n", help="Number of generated clips.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (manifest.csv is written there).")],
+    n: Annotated[int | None, typer.Option("--n", help="Number of generated clips (text-to-video).")] = None,
     models: Annotated[str, typer.Option(help="Comma-separated models: wan,ltx or folders.")] = "wan,ltx",
     steps: Annotated[str, typer.Option(help="Comma-separated step counts, cycled.")] = "20",
     guidance: Annotated[str, typer.Option(help="Comma-separated guidance scales, cycled.")] = "4.0",
@@ -75,13 +75,33 @@ def generate_dataset(
     device: DeviceOpt = None,
     mark: Annotated[bool, typer.Option("--mark/--no-mark", help="Embed the invisible watermark (per-user key).")] = True,
     sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Attach signed C2PA Content Credentials.")] = True,
+    from_real: Annotated[Path | None, typer.Option("--from-real", help="Aligned pairs instead: a folder or manifest of real clips, each paired with its generated version.")] = None,
+    mode: Annotated[str, typer.Option(help="--from-real: reconstruct (VAE) or regenerate (SDEdit with the transformer).")] = "reconstruct",
+    strength: Annotated[float, typer.Option(help="--from-real regenerate: noise level 0-1 the clip is re-noised to.")] = 0.5,
+    model: Annotated[str, typer.Option(help="--from-real: ltx, wan or a pipeline folder.")] = "ltx",
+    size: Annotated[int, typer.Option(help="--from-real: side of the normalised square window.")] = 256,
+    limit: Annotated[int | None, typer.Option(help="--from-real: only the first LIMIT real clips, in manifest order.")] = None,
 ) -> None:
     """Generate a labelled synthetic data set with a Manifest; resumable (finished clips are skipped).
 
     Clips are watermarked and signed by default; use --no-mark --no-sign for detector training data
-    so a detector cannot learn the watermark instead of generation artefacts.
+    so a detector cannot learn the watermark instead of generation artefacts. With --from-real, each real
+    clip is paired with its reconstruction or regeneration (never marked or signed: see generator/aligned.py).
     """
+    if from_real is not None:
+        from vidprov.generator.aligned import AlignedSettings, make_pairs, real_sources
+        from vidprov.generator.data import load_captions
+
+        settings = AlignedSettings(mode=mode, strength=strength, model=model, size=size, seed=seed,
+                                   steps=_csv(steps, int)[0])
+        m = make_pairs(out, real_sources(from_real, limit), settings, device=device, captions=load_captions())
+        console.print(f"{len(m)} clips ({m.df['label'].value_counts().to_dict()}) -> {out / 'manifest.csv'}")
+        return
+    from vidprov.generator.dataset import DatasetSpecError
     from vidprov.generator.dataset import generate_dataset as run
+
+    if n is None:
+        raise DatasetSpecError("give --n (text-to-video clips) or --from-real (aligned pairs)")
     from vidprov.generator.dataset import make_plan, read_prompts
     from vidprov.manifest import Manifest
 
