@@ -156,7 +156,7 @@ def make_pairs(out: str | os.PathLike, sources, s: AlignedSettings, *, device: s
                 "source": str(real_mp4.relative_to(out)), "psnr_db": psnr, "ssim": ssim})
             write_clip(window.replace(group=row["group"], label="real"), real_mp4)
             meta = write_clip(fake.replace(group=row["group"]), gen_mp4)
-        common = {"group": row["group"], "source_path": str(sources.abspath(row))}
+        common = {"group": row["group"], "source_path": str(Path(sources.abspath(row)).resolve())}
         rows.append({"path": str(real_mp4.relative_to(out)), "label": "real", "generator": "", **common,
                      "source": "", "mode": "", "strength": None, "model": "", "checkpoint_hash": "",
                      "psnr_db": None, "ssim": None})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidprov.atomic import atomic_write_text
 from vidprov.generator.video_generator import WEIGHTS_DIR
 
 EVAL_PROMPTS = ["cars on a road from a static traffic camera", "a person signing with their hands",
@@ -28,6 +29,17 @@ def heldout_crops(n_per_clip: int = 2, size: int = 64, frames: int = 17, *, data
     h, _ = CropSampler(held, frames=frames, size=size, flip=False).fixed(n_per_clip * len(held))
     t, _ = CropSampler(train, frames=frames, size=size, flip=False).fixed(len(h), seed=99)
     return h, t
+
+
+def fvd_figures(samples: list[np.ndarray], held: list[np.ndarray], train: list[np.ndarray]) -> dict:
+    """FVD of samples vs held-out real crops, next to two real-vs-real FVDs: the floor at this set size."""
+    from vidprov.generator import metrics
+
+    f_samples, f_held, f_train = (metrics.i3d_features(list(c)) for c in (samples, held, train))
+    half = len(f_held) // 2
+    return {"fvd_samples_vs_heldout": metrics.frechet_distance(f_samples, f_held),
+            "fvd_train_vs_heldout_real": metrics.frechet_distance(f_train, f_held),
+            "fvd_heldout_half_vs_half": metrics.frechet_distance(f_held[:half], f_held[half:])}
 
 
 def evaluate(path: Path, *, n_samples: int = 24, steps: int = 20, guidance: float = 4.0, data: str | None = None) -> dict:
@@ -57,6 +69,7 @@ def evaluate(path: Path, *, n_samples: int = 24, steps: int = 20, guidance: floa
         "samples": metrics.summarize(samples), "heldout_real": metrics.summarize(list(held)),
         "frechet_samples_vs_heldout": metrics.frechet_distance(feats["samples"], feats["held"]),
         "frechet_train_vs_heldout_real": metrics.frechet_distance(feats["train"], feats["held"]),
+        **fvd_figures(samples, list(held), list(train)),
     }
 
 
@@ -102,6 +115,28 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
         card += "\n## Training history (as run)\n\n" + notes.strip() + "\n"
     (out / "README.md").write_text(card)
     return {k: v for k, v in info.items() if k in ("family", "params_m", "eval")}
+
+
+_HISTORY = "\n## Training history (as run)\n"
+
+
+def refresh_card(path: Path) -> dict:
+    """Measure an exported pipeline folder again (same fixed crops, prompts and seeds) and rewrite its
+    metrics.json and model card, keeping the card's training history."""
+    path = Path(path)
+    info_file, card_file = path / "metrics.json", path / "README.md"
+    if not info_file.is_file():
+        raise FileNotFoundError(f"{path}: no metrics.json (not an exported vidprov pipeline folder)")
+    info = json.loads(info_file.read_text())
+    old = info.get("eval", {})
+    info["eval"] = evaluate(path, n_samples=old.get("n_samples", 24), steps=old.get("steps", 20),
+                            guidance=old.get("guidance", 4.0))
+    history = ""
+    if card_file.is_file() and _HISTORY in (text := card_file.read_text()):
+        history = text[text.index(_HISTORY):]
+    atomic_write_text(info_file, json.dumps(info, indent=2, default=str) + "\n")
+    atomic_write_text(card_file, model_card(info) + history)
+    return {k: v for k, v in info.items() if k in ("family", "eval")}
 
 
 def _vae_flags(vae: dict) -> str:
@@ -168,6 +203,15 @@ def model_card(info: dict) -> str:
             "",
             f"- Fréchet distance (26-dim hand-crafted features, see generator/metrics.py): samples vs held-out real"
             f" {ev['frechet_samples_vs_heldout']:.2f}; training real vs held-out real (reference) {ev['frechet_train_vs_heldout_real']:.2f}.",
+        ]
+        if "fvd_samples_vs_heldout" in ev:
+            lines += [
+                f"- FVD (Kinetics-400 I3D, first 16 frames at 224 px; see docs/generator-metrics.md): samples vs"
+                f" held-out real **{ev['fvd_samples_vs_heldout']:.0f}**; noise floor at these set sizes: training real"
+                f" vs held-out real {ev['fvd_train_vs_heldout_real']:.0f}, held-out real half vs half"
+                f" {ev['fvd_heldout_half_vs_half']:.0f}.",
+            ]
+        lines += [
             "",
             "Samples (rows: prompts of generator/card.py EVAL_PROMPTS; columns: frames):",
             "",

@@ -179,9 +179,15 @@ def export_cmd(
     dit_ckpt: Annotated[Path | None, typer.Option()] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Measure held-out PSNR and sample metrics for the model card.")] = True,
     notes: Annotated[Path | None, typer.Option(help="Markdown file appended to the model card (how the run actually went).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Only measure the exported folder again and rewrite its card (no checkpoints needed).")] = False,
 ) -> None:
     """Assemble the EMA weights of both checkpoints into a diffusers pipeline folder with a model card."""
-    from vidprov.generator.card import export_family
+    from vidprov.generator.card import export_family, refresh_card
+    from vidprov.generator.video_generator import WEIGHTS_DIR
+
+    if refresh:
+        console.print_json(data=refresh_card(out or WEIGHTS_DIR / family))
+        return
 
     res = export_family(family, out=out, vae_ckpt=vae_ckpt, dit_ckpt=dit_ckpt, run_eval=evaluate,
                         notes=notes.read_text() if notes else None)
@@ -198,12 +204,13 @@ def bench_generator(
     device: DeviceOpt = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fvd: Annotated[int, typer.Option("--fvd", help="Also FVD of this many samples vs held-out real crops, with its real-vs-real floor (0: skip).")] = 0,
 ) -> None:
     """Per-clip time split (text encoding, transformer steps, VAE decode, overhead) and peak memory."""
     from vidprov.generator.bench import run_bench
 
     r = run_bench(model, steps=steps, guidance=guidance, size=size, num_frames=frames, repeats=repeats, device=device,
-                  threads=threads)
+                  threads=threads, fvd_samples=fvd)
     if as_json:
         print(json.dumps(r, indent=2))
         return
@@ -217,6 +224,11 @@ def bench_generator(
     console.print(t)
     console.print(f"transformer step {r['transformer_step_s'] * 1000:.1f} ms; overhead {r['overhead_fraction']:.1%}; "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB" + (f"; peak CUDA {r['peak_cuda_mib']:.0f} MiB" if r["peak_cuda_mib"] else ""))
+    if "fvd" in r:
+        f = r["fvd"]
+        console.print(f"FVD (I3D) of {f['n_samples']} samples vs {f['n_heldout']} held-out real crops: "
+                      f"{f['fvd_samples_vs_heldout']:.1f}; real-vs-real floor: training vs held-out "
+                      f"{f['fvd_train_vs_heldout_real']:.1f}, held-out half vs half {f['fvd_heldout_half_vs_half']:.1f}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
