@@ -117,26 +117,35 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
     return {k: v for k, v in info.items() if k in ("family", "params_m", "eval")}
 
 
-_HISTORY = "\n## Training history (as run)\n"
-
-
 def refresh_card(path: Path) -> dict:
-    """Measure an exported pipeline folder again (same fixed crops, prompts and seeds) and rewrite its
-    metrics.json and model card, keeping the card's training history."""
+    """Measure an exported pipeline folder again (same fixed crops, prompts and seeds), then rewrite its
+    metrics.json and model card (`render_card`)."""
     path = Path(path)
-    info_file, card_file = path / "metrics.json", path / "README.md"
+    info_file = path / "metrics.json"
     if not info_file.is_file():
         raise FileNotFoundError(f"{path}: no metrics.json (not an exported vidprov pipeline folder)")
     info = json.loads(info_file.read_text())
     old = info.get("eval", {})
     info["eval"] = evaluate(path, n_samples=old.get("n_samples", 24), steps=old.get("steps", 20),
                             guidance=old.get("guidance", 4.0))
-    history = ""
-    if card_file.is_file() and _HISTORY in (text := card_file.read_text()):
-        history = text[text.index(_HISTORY):]
     atomic_write_text(info_file, json.dumps(info, indent=2, default=str) + "\n")
-    atomic_write_text(card_file, model_card(info) + history)
+    render_card(path)
     return {k: v for k, v in info.items() if k in ("family", "eval")}
+
+
+def render_card(path: Path) -> None:
+    """Rewrite README.md from metrics.json, keeping the sections written by hand after the generated
+    card's last section (Limits): how the weights were trained."""
+    path = Path(path)
+    card_file = path / "README.md"
+    info = json.loads((path / "metrics.json").read_text())
+    tail = ""
+    if card_file.is_file():
+        text = card_file.read_text()
+        limits = text.find("\n## Limits\n")
+        after = text.find("\n## ", limits + 1) if limits >= 0 else -1
+        tail = text[after:] if after >= 0 else ""
+    atomic_write_text(card_file, model_card(info) + tail)
 
 
 def _vae_flags(vae: dict) -> str:

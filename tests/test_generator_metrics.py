@@ -65,3 +65,21 @@ def test_i3d_features_of_clips():
     feats = metrics.i3d_features(clips, batch_size=2)
     assert feats.shape == (2, 1024) and np.isfinite(feats).all()
     assert not np.allclose(feats[0], feats[1])
+
+
+def test_render_card_adds_fvd_and_keeps_the_hand_written_history(tmp_path):
+    import json
+    import shutil
+
+    from vidprov.generator.card import render_card
+    from vidprov.generator.video_generator import WEIGHTS_DIR
+
+    shutil.copyfile(WEIGHTS_DIR / "ltx" / "metrics.json", tmp_path / "metrics.json")
+    info = json.loads((tmp_path / "metrics.json").read_text())
+    info["eval"].update(fvd_samples_vs_heldout=812.4, fvd_train_vs_heldout_real=301.2, fvd_heldout_half_vs_half=250.7)
+    (tmp_path / "metrics.json").write_text(json.dumps(info))
+    (tmp_path / "README.md").write_text("# old card\n\n## Limits\nold limits\n\n## How these weights were trained\n\nBy hand.\n")
+    render_card(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert "samples vs held-out real **812**" in card and "half vs half 251" in card
+    assert card.endswith("\n\n## How these weights were trained\n\nBy hand.\n") and "old limits" not in card
