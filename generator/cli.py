@@ -228,7 +228,9 @@ def bench_generator(
         f = r["fvd"]
         console.print(f"FVD (I3D) of {f['n_samples']} samples vs {f['n_heldout']} held-out real crops: "
                       f"{f['fvd_samples_vs_heldout']:.1f}; real-vs-real floor: training vs held-out "
-                      f"{f['fvd_train_vs_heldout_real']:.1f}, held-out half vs half {f['fvd_heldout_half_vs_half']:.1f}")
+                      f"{f['fvd_train_vs_heldout_real']:.1f}, held-out half vs half {f['fvd_heldout_half_vs_half']:.1f}; "
+                      f"on the 400 logits: {f['fvd_logits_samples_vs_heldout']:.1f} (floor "
+                      f"{f['fvd_logits_train_vs_heldout_real']:.1f}, {f['fvd_logits_heldout_half_vs_half']:.1f})")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

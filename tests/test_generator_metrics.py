@@ -81,5 +81,17 @@ def test_render_card_adds_fvd_and_keeps_the_hand_written_history(tmp_path):
     (tmp_path / "README.md").write_text("# old card\n\n## Limits\nold limits\n\n## How these weights were trained\n\nBy hand.\n")
     render_card(tmp_path)
     card = (tmp_path / "README.md").read_text()
-    assert "samples vs held-out real **812**" in card and "half vs half 251" in card
+    assert "samples vs held-out real **812.4**" in card and "half vs half 250.7" in card
     assert card.endswith("\n\n## How these weights were trained\n\nBy hand.\n") and "old limits" not in card
+
+
+def test_fvd_on_logits_uses_the_linear_head():
+    model = _MeanColour()
+    model.logits = torch.nn.Linear(2, 3)
+    with torch.no_grad():
+        model.logits.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 2.0], [0.0, 0.0]]))
+        model.logits.bias.zero_()
+    # Doubling every feature scales the distance by 4.
+    assert metrics.fvd(REAL, GENERATED, model=model, layer="logits") == pytest.approx(4 * 32 / 3, abs=1e-2)
+    with pytest.raises(ValueError, match="layer"):
+        metrics.fvd(REAL, GENERATED, model=model, layer="pool5")
