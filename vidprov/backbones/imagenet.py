@@ -7,6 +7,11 @@ per-channel spatial mean and standard deviation per frame, which is what the det
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +22,11 @@ from vidprov.backbones.weights import weight_path
 STAGES = {
     "mobilenet_v2": (3, 6, 10, 13, 16, 17),  # 24, 32, 64, 96, 160, 320 channels
     "efficientnet_lite0": (2, 4, 7, 10, 14, 15),  # 24, 40, 80, 112, 192, 320 channels
+}
+# Channels at those stages (tests check them against the networks).
+CHANNELS = {
+    "mobilenet_v2": [24, 32, 64, 96, 160, 320],
+    "efficientnet_lite0": [24, 40, 80, 112, 192, 320],
 }
 # Input scaling each checkpoint was trained with (per-channel mean and std of 0-255 pixel values).
 _NORMALISATION = {
@@ -102,13 +112,53 @@ def build(name: str) -> StageFeatures:
     return builders[name]()
 
 
+_MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_MEMO_SIZE = 20_000  # frame stacks; ~12 kB of statistics each
+_memo_lock = threading.Lock()
+_memo_users = 0
+
+
+@contextmanager
+def remembered_statistics():
+    """Inside this block stage_statistics remembers its results by frame content, so benchmark folds
+    and cross-validation that see a clip again do not run the networks again. Outside it (scanning,
+    a long-lived server) nothing is kept."""
+    global _memo_users
+    with _memo_lock:
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _memo_lock:
+            _memo_users -= 1
+            if _memo_users == 0:
+                _MEMO.clear()
+
+
 def stage_statistics(net: StageFeatures, frames: np.ndarray, *, batch: int = 16) -> np.ndarray:
     """uint8 (T, H, W, 3) -> (T, 2 * sum(C_k)) float32: per frame and stage, every channel's
-    spatial mean then spatial standard deviation."""
+    spatial mean then spatial standard deviation (remembered inside remembered_statistics())."""
+    if not _memo_users:
+        return _run_stages(net, frames, batch)
+    key = (net.name, hashlib.sha1(np.ascontiguousarray(frames).view(np.uint8).ravel()).hexdigest())
+    with _memo_lock:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return _MEMO[key]
+    out = _run_stages(net, frames, batch)
+    out.setflags(write=False)  # shared with later callers
+    with _memo_lock:
+        _MEMO[key] = out
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return out
+
+
+def _run_stages(net: StageFeatures, frames: np.ndarray, batch: int) -> np.ndarray:
     device = net.mean.device
     rows = []
     for i in range(0, len(frames), batch):
-        x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch])).to(device)
+        x = torch.from_numpy(np.array(frames[i : i + batch])).to(device)  # a copy: decoded frames can be read-only
         x = x.permute(0, 3, 1, 2).float()
         feats = net(x)
         means = [f.mean(dim=(2, 3)) for f in feats]
