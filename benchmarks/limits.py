@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vidprov.benchmarks import hostile
 from vidprov.atomic import atomic_write_text
+from vidprov.benchmarks import hostile
 
 log = logging.getLogger(__name__)
 

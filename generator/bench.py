@@ -1,4 +1,5 @@
-"""`vidprov bench generator`: where a clip's time goes (text encoding, transformer steps, VAE decode, overhead)."""
+"""`vidprov bench generator`: where a clip's time goes (text encoding, transformer steps, VAE decode, overhead),
+and optionally the model's FVD against held-out real clips next to the real-vs-real floor."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from vidprov.generator import DEFAULT_MODEL
 
 
 def run_bench(model: str = DEFAULT_MODEL, *, steps: int = 20, guidance: float = 4.0, size: int | None = None,
-              num_frames: int | None = None, repeats: int = 5, device: str | None = None, threads: int | None = None) -> dict:
+              num_frames: int | None = None, repeats: int = 5, device: str | None = None, threads: int | None = None,
+              fvd_samples: int = 0) -> dict:
     from vidprov.generator.video_generator import VideoGenerator
 
     if threads:
@@ -35,7 +37,7 @@ def run_bench(model: str = DEFAULT_MODEL, *, steps: int = 20, guidance: float = 
                      "overhead_s": t["total_s"] - tr - t["vae_decode_s"]})
     med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     per_step = med["transformer_s"] / steps
-    return {
+    report = {
         "model": model, "family": gen.family, "checkpoint_hash": gen.checkpoint_hash, "device": str(dev),
         "threads": torch.get_num_threads(), "steps": steps, "guidance": guidance,
         "size": clip.height, "num_frames": clip.num_frames, "repeats": repeats, "load_s": load_s,
@@ -47,3 +49,22 @@ def run_bench(model: str = DEFAULT_MODEL, *, steps: int = 20, guidance: float = 
                      "vae": sum(p.numel() for p in gen.vae.parameters()) / 1e6,
                      "text_encoder": sum(p.numel() for p in gen.text_encoder.parameters()) / 1e6},
     }
+    if fvd_samples:
+        report["fvd"] = run_fvd(gen, fvd_samples, steps=steps, guidance=guidance, size=size, num_frames=num_frames)
+    return report
+
+
+def run_fvd(gen, n_samples: int, *, steps: int, guidance: float, size: int | None = None,
+            num_frames: int | None = None) -> dict:
+    """FVD of n samples (the model card's prompts and seeds) vs the card's fixed held-out real crops."""
+    from vidprov.generator.card import EVAL_PROMPTS, fvd_figures, heldout_crops
+    from vidprov.generator.metrics import FVD_FRAMES
+    from vidprov.generator.video_generator import GenerationError
+
+    frames = int(num_frames or gen.settings["num_frames"])
+    if n_samples < 2 or frames < FVD_FRAMES:
+        raise GenerationError(f"FVD needs at least 2 samples of at least {FVD_FRAMES} frames, got {n_samples} of {frames}")
+    held, train = heldout_crops()
+    samples = [gen(EVAL_PROMPTS[i % len(EVAL_PROMPTS)], seed=i, steps=steps, guidance=guidance, size=size,
+                   num_frames=num_frames).frames for i in range(n_samples)]
+    return {"n_samples": n_samples, "n_heldout": len(held), **fvd_figures(samples, list(held), list(train))}

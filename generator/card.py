@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidprov.atomic import atomic_write_json
+from vidprov.atomic import atomic_write_json, atomic_write_text
 from vidprov.generator.video_generator import WEIGHTS_DIR
 
 EVAL_PROMPTS = ["cars on a road from a static traffic camera", "a person signing with their hands",
@@ -18,17 +18,42 @@ EVAL_PROMPTS = ["cars on a road from a static traffic camera", "a person signing
                 "an old black and white film of people", "a stream of water"]
 
 
-def heldout_crops(n_per_clip: int = 2, size: int = 64, frames: int = 17, *, data: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed 17x64x64 crops of held-out (never trained on) and of training real clips."""
+# The shipped families were trained on the shared data's first 67 real clips (MANIFEST row order); real
+# clips added later would change the group split and let trained-on groups into the held-out set.
+TRAINING_REALS = 67
+
+
+def heldout_crops(n_per_clip: int = 2, size: int = 64, frames: int = 17, *, data: str | None = None,
+                  n_real: int | None = TRAINING_REALS) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed 17x64x64 crops of held-out (never trained on) and of training real clips, from the first
+    `n_real` real clips of the manifest (all of them when None)."""
     from vidprov.generator.train_vae import load_manifest
     from vidprov.generator.training_data import CacheConfig, CropSampler, build_cache
 
-    clips = build_cache(load_manifest(data), "runs/frame_cache", CacheConfig())
+    real = load_manifest(data).where(label="real")
+    if n_real is not None:
+        real = type(real)(real.df.head(n_real), root=real.root)
+    clips = build_cache(real, "runs/frame_cache", CacheConfig())
     held = [c for c in clips if c.split != "train"]
     train = [c for c in clips if c.split == "train"]
     h, _ = CropSampler(held, frames=frames, size=size, flip=False).fixed(n_per_clip * len(held))
     t, _ = CropSampler(train, frames=frames, size=size, flip=False).fixed(len(h), seed=99)
     return h, t
+
+
+def fvd_figures(samples: list[np.ndarray], held: list[np.ndarray], train: list[np.ndarray]) -> dict:
+    """FVD of samples vs held-out real crops, next to two real-vs-real FVDs: the floor at this set size."""
+    from vidprov.generator import metrics
+
+    (f_samples, l_samples), (f_held, l_held), (f_train, l_train) = (
+        metrics.i3d_embeddings(list(c)) for c in (samples, held, train))
+    half = len(f_held) // 2
+    out = {}
+    for suffix, (s, h, t) in (("", (f_samples, f_held, f_train)), ("_logits", (l_samples, l_held, l_train))):
+        out |= {f"fvd{suffix}_samples_vs_heldout": metrics.frechet_distance(s, h),
+                f"fvd{suffix}_train_vs_heldout_real": metrics.frechet_distance(t, h),
+                f"fvd{suffix}_heldout_half_vs_half": metrics.frechet_distance(h[:half], h[half:])}
+    return out
 
 
 def evaluate(path: Path, *, n_samples: int = 24, steps: int = 20, guidance: float = 4.0, data: str | None = None) -> dict:
@@ -58,6 +83,7 @@ def evaluate(path: Path, *, n_samples: int = 24, steps: int = 20, guidance: floa
         "samples": metrics.summarize(samples), "heldout_real": metrics.summarize(list(held)),
         "frechet_samples_vs_heldout": metrics.frechet_distance(feats["samples"], feats["held"]),
         "frechet_train_vs_heldout_real": metrics.frechet_distance(feats["train"], feats["held"]),
+        **fvd_figures(samples, list(held), list(train)),
     }
 
 
@@ -103,6 +129,37 @@ def export_family(family: str, *, out: Path | None = None, vae_ckpt: Path | None
         card += "\n## Training history (as run)\n\n" + notes.strip() + "\n"
     (out / "README.md").write_text(card)
     return {k: v for k, v in info.items() if k in ("family", "params_m", "eval")}
+
+
+def refresh_card(path: Path) -> dict:
+    """Measure an exported pipeline folder again (same fixed crops, prompts and seeds), then rewrite its
+    metrics.json and model card (`render_card`)."""
+    path = Path(path)
+    info_file = path / "metrics.json"
+    if not info_file.is_file():
+        raise FileNotFoundError(f"{path}: no metrics.json (not an exported vidprov pipeline folder)")
+    info = json.loads(info_file.read_text())
+    old = info.get("eval", {})
+    info["eval"] = evaluate(path, n_samples=old.get("n_samples", 24), steps=old.get("steps", 20),
+                            guidance=old.get("guidance", 4.0))
+    atomic_write_text(info_file, json.dumps(info, indent=2, default=str) + "\n")
+    render_card(path)
+    return {k: v for k, v in info.items() if k in ("family", "eval")}
+
+
+def render_card(path: Path) -> None:
+    """Rewrite README.md from metrics.json, keeping the sections written by hand after the generated
+    card's last section (Limits): how the weights were trained."""
+    path = Path(path)
+    card_file = path / "README.md"
+    info = json.loads((path / "metrics.json").read_text())
+    tail = ""
+    if card_file.is_file():
+        text = card_file.read_text()
+        limits = text.find("\n## Limits\n")
+        after = text.find("\n## ", limits + 1) if limits >= 0 else -1
+        tail = text[after:] if after >= 0 else ""
+    atomic_write_text(card_file, model_card(info) + tail)
 
 
 def _vae_flags(vae: dict) -> str:
@@ -169,6 +226,22 @@ def model_card(info: dict) -> str:
             "",
             f"- Fréchet distance (26-dim hand-crafted features, see generator/metrics.py): samples vs held-out real"
             f" {ev['frechet_samples_vs_heldout']:.2f}; training real vs held-out real (reference) {ev['frechet_train_vs_heldout_real']:.2f}.",
+        ]
+        if "fvd_samples_vs_heldout" in ev:
+            lines += [
+                f"- FVD (Kinetics-400 I3D, first 16 frames at 224 px; see docs/generator-metrics.md): samples vs"
+                f" held-out real **{ev['fvd_samples_vs_heldout']:.1f}**; noise floor at these set sizes: training real"
+                f" vs held-out real {ev['fvd_train_vs_heldout_real']:.1f}, held-out real half vs half"
+                f" {ev['fvd_heldout_half_vs_half']:.1f}.",
+            ]
+        if "fvd_logits_samples_vs_heldout" in ev:
+            lines += [
+                f"- FVD on the I3D's 400 logits (the original FVD code's embedding): samples vs held-out real"
+                f" {ev['fvd_logits_samples_vs_heldout']:.1f}; training real vs held-out real"
+                f" {ev['fvd_logits_train_vs_heldout_real']:.1f}, held-out real half vs half"
+                f" {ev['fvd_logits_heldout_half_vs_half']:.1f}.",
+            ]
+        lines += [
             "",
             "Samples (rows: prompts of generator/card.py EVAL_PROMPTS; columns: frames):",
             "",

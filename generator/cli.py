@@ -68,8 +68,8 @@ def _csv(text: str, cast=str) -> list:
 
 
 def generate_dataset(
-    n: Annotated[int, typer.Option("--n", help="Number of generated clips.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (manifest.csv is written there).")],
+    n: Annotated[int | None, typer.Option("--n", help="Number of generated clips (text-to-video).")] = None,
     models: Annotated[str, typer.Option(help="Comma-separated models: wan,ltx or folders.")] = "wan,ltx",
     steps: Annotated[str, typer.Option(help="Comma-separated step counts, cycled.")] = "20",
     guidance: Annotated[str, typer.Option(help="Comma-separated guidance scales, cycled.")] = "4.0",
@@ -80,13 +80,36 @@ def generate_dataset(
     device: DeviceOpt = None,
     mark: Annotated[bool, typer.Option("--mark/--no-mark", help="Embed the invisible watermark (per-user key).")] = True,
     sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Attach signed C2PA Content Credentials.")] = True,
+    from_real: Annotated[Path | None, typer.Option("--from-real", help="Aligned pairs instead: a folder or manifest of real clips, each paired with its generated version.")] = None,
+    mode: Annotated[str, typer.Option(help="--from-real: reconstruct (VAE) or regenerate (SDEdit with the transformer).")] = "reconstruct",
+    strength: Annotated[float, typer.Option(help="--from-real regenerate: noise level 0-1 the clip is re-noised to.")] = 0.5,
+    model: Annotated[str, typer.Option(help="--from-real: ltx, wan or a pipeline folder.")] = "ltx",
+    size: Annotated[int, typer.Option(help="--from-real: side of the normalised square window.")] = 256,
+    limit: Annotated[int | None, typer.Option(help="--from-real: only the first LIMIT real clips, in manifest order.")] = None,
 ) -> None:
     """Generate a labelled synthetic data set with a Manifest; resumable (finished clips are skipped).
 
     Clips are watermarked and signed by default; use --no-mark --no-sign for detector training data
-    so a detector cannot learn the watermark instead of generation artefacts.
+    so a detector cannot learn the watermark instead of generation artefacts. With --from-real, each real
+    clip is paired with its reconstruction or regeneration (never marked or signed: see generator/aligned.py).
     """
+    if from_real is not None:
+        from vidprov.generator.aligned import AlignedSettings, make_pairs, real_sources
+        from vidprov.generator.training_data import load_captions
+
+        settings = AlignedSettings(mode=mode, strength=strength, model=model, size=size, seed=seed,
+                                   steps=_csv(steps, int)[0])
+        from vidprov.provenance import write_clip
+
+        m = make_pairs(out, real_sources(from_real, limit), settings, write_clip=write_clip, device=device,
+                       captions=load_captions())
+        console.print(f"{len(m)} clips ({m.df['label'].value_counts().to_dict()}) -> {out / 'manifest.csv'}")
+        return
+    from vidprov.generator.generated_dataset import DatasetSpecError
     from vidprov.generator.generated_dataset import generate_dataset as run
+
+    if n is None:
+        raise DatasetSpecError("give --n (text-to-video clips) or --from-real (aligned pairs)")
     from vidprov.generator.generated_dataset import make_plan, read_prompts
     from vidprov.manifest import Manifest
     from vidprov.provenance import write_clip
@@ -179,9 +202,15 @@ def export_cmd(
     dit_ckpt: Annotated[Path | None, typer.Option()] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Measure held-out PSNR and sample metrics for the model card.")] = True,
     notes: Annotated[Path | None, typer.Option(help="Markdown file appended to the model card (how the run actually went).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Only measure the exported folder again and rewrite its card (no checkpoints needed).")] = False,
 ) -> None:
     """Assemble the EMA weights of both checkpoints into a diffusers pipeline folder with a model card."""
-    from vidprov.generator.card import export_family
+    from vidprov.generator.card import export_family, refresh_card
+    from vidprov.generator.video_generator import WEIGHTS_DIR
+
+    if refresh:
+        console.print_json(data=refresh_card(out or WEIGHTS_DIR / family))
+        return
 
     res = export_family(family, out=out, vae_ckpt=vae_ckpt, dit_ckpt=dit_ckpt, run_eval=evaluate,
                         notes=notes.read_text() if notes else None)
@@ -198,12 +227,13 @@ def bench_generator(
     device: DeviceOpt = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fvd: Annotated[int, typer.Option("--fvd", help="Also FVD of this many samples vs held-out real crops, with its real-vs-real floor (0: skip).")] = 0,
 ) -> None:
     """Per-clip time split (text encoding, transformer steps, VAE decode, overhead) and peak memory."""
     from vidprov.generator.bench import run_bench
 
     r = run_bench(model, steps=steps, guidance=guidance, size=size, num_frames=frames, repeats=repeats, device=device,
-                  threads=threads)
+                  threads=threads, fvd_samples=fvd)
     if as_json:
         print(json.dumps(r, indent=2))
         return
@@ -217,6 +247,13 @@ def bench_generator(
     console.print(t)
     console.print(f"transformer step {r['transformer_step_s'] * 1000:.1f} ms; overhead {r['overhead_fraction']:.1%}; "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB" + (f"; peak CUDA {r['peak_cuda_mib']:.0f} MiB" if r["peak_cuda_mib"] else ""))
+    if "fvd" in r:
+        f = r["fvd"]
+        console.print(f"FVD (I3D) of {f['n_samples']} samples vs {f['n_heldout']} held-out real crops: "
+                      f"{f['fvd_samples_vs_heldout']:.1f}; real-vs-real floor: training vs held-out "
+                      f"{f['fvd_train_vs_heldout_real']:.1f}, held-out half vs half {f['fvd_heldout_half_vs_half']:.1f}; "
+                      f"on the 400 logits: {f['fvd_logits_samples_vs_heldout']:.1f} (floor "
+                      f"{f['fvd_logits_train_vs_heldout_real']:.1f}, {f['fvd_logits_heldout_half_vs_half']:.1f})")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vidprov.atomic import remove_stale_temps
+from vidprov.atomic import remove_stale_temps_below
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, write_clip
     from vidprov.manifest import Manifest
 
     out = Path(out)
-    _clean_stale(out)
+    if removed := remove_stale_temps_below(out):  # what a killed run was writing
+        log.info("%s: removed %d temporary files left by an interrupted run", out, removed)
     rows = []
     for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress):
         mp4 = out / f"{item.stem}.mp4"
@@ -115,19 +116,6 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, write_clip
     manifest = Manifest(pd.DataFrame(rows), root=out)
     manifest.write(out / "manifest.csv")
     return manifest
-
-
-def _clean_stale(out: Path) -> None:
-    """A resumed run first removes what a killed one was writing (temp files and folders whose process is gone)."""
-    if not out.is_dir():
-        return
-    removed = remove_stale_temps(out)
-    for folder, dirs, _ in os.walk(out):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for d in dirs:
-            removed += remove_stale_temps(Path(folder) / d)
-    if removed:
-        log.info("%s: removed %d temporary files left by an interrupted run", out, removed)
 
 
 def _matching_real(out: Path, plan: list[ClipPlan], manifest, write_clip: ClipWriter, *,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import vidprov
-from vidprov.benchmarks import hostile
 from vidprov.atomic import TEMP_PREFIX, atomic_write_bytes, is_temp_name, remove_stale_temps, temp_prefix
+from vidprov.benchmarks import hostile
 from vidprov.detector.windows import WindowSpec, iter_spread_windows_one_pass, scan_windows
 from vidprov.errors import NotAVideoError, VideoTooLargeError
 from vidprov.limits import Limits
@@ -95,9 +95,9 @@ def test_killed_writer_leaves_nothing_a_scan_or_manifest_sees(tmp_path):
     assert list_videos([tmp_path]) == []
     with pytest.raises(vidprov.manifest.ManifestError):
         vidprov.Manifest.from_folder(tmp_path)  # no clip there: the temp file is not one
-    from vidprov.generator.dataset import _clean_stale
+    from vidprov.atomic import remove_stale_temps_below
 
-    _clean_stale(tmp_path)
+    assert remove_stale_temps_below(tmp_path) == 1
     assert list(out.iterdir()) == []
     atomic_write_bytes(out / "y.bin", b"ok")
     assert [p.name for p in out.iterdir()] == ["y.bin"]

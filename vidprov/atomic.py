@@ -74,6 +74,20 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return removed
 
 
+def remove_stale_temps_below(root: str | os.PathLike) -> int:
+    """remove_stale_temps in root and every (non-hidden) folder below it: what a resumed job calls on its
+    output tree first. Returns how many were removed."""
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    removed = remove_stale_temps(root)
+    for folder, dirs, _ in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for d in dirs:
+            removed += remove_stale_temps(Path(folder) / d)
+    return removed
+
+
 def temp_dir(parent: str | os.PathLike, tag: str = "dir") -> tempfile.TemporaryDirectory:
     """A TemporaryDirectory inside parent under vidprov's temp name (stale ones there are removed first)."""
     Path(parent).mkdir(parents=True, exist_ok=True)
