@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -186,7 +186,7 @@ class Scanner:
     def _windows(self, src, duration: float | None, src_fps: float | None) -> Iterator:
         return scan_windows(src, self.spec, duration, src_fps, self.limits)
 
-    def _score(self, windows: Iterator) -> tuple[list, list]:
+    def _score(self, windows: Iterator, progress: Callable[[list[Segment]], None] | None = None) -> tuple[list, list]:
         """Score windows while the next ones are still being decoded.
 
         Decoding and the H.264 round-trip run on a producer thread, the features and networks on
@@ -199,7 +199,10 @@ class Scanner:
         """
         if not self.pipeline:
             wins = list(windows)
-            return wins, self.detector.score_windows(wins, explain=self.explain) if wins else []
+            scores = self.detector.score_windows(wins, explain=self.explain) if wins else []
+            if progress is not None and scores:
+                progress([Segment(s.start_s, s.end_s, s.p_generated) for s in scores])
+            return wins, scores
         q: queue.Queue = queue.Queue(maxsize=4 * max(1, self.spec.chunk))
         stop = threading.Event()
         done = object()
@@ -246,13 +249,19 @@ class Scanner:
                 if batch:
                     wins += batch
                     scores += self.detector.score_windows(batch, explain=self.explain)
+                    if progress is not None:
+                        progress([Segment(s.start_s, s.end_s, s.p_generated) for s in scores])
         finally:
             stop.set()
             thread.join()
         return wins, scores
 
-    def scan(self, src, *, name: str | None = None) -> ScanReport:
-        """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError."""
+    def scan(self, src, *, name: str | None = None,
+             progress: Callable[[list[Segment]], None] | None = None) -> ScanReport:
+        """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError.
+
+        progress: called with the segments scored so far each time more windows are scored (in time
+        order of scoring), so a caller can show partial results of a long clip as they come."""
         t0 = time.perf_counter()
         label = name or (str(src.meta.get("path", "<clip>")) if isinstance(src, Clip) else describe_source(src))
         if isinstance(src, Clip):
@@ -263,7 +272,7 @@ class Scanner:
             duration, fps = (info.duration_s or None), info.fps
             if hasattr(src, "seek"):
                 src.seek(0)
-        windows, scores = self._score(self._windows(src, duration, fps))
+        windows, scores = self._score(self._windows(src, duration, fps), progress)
         if not windows:
             raise VidprovError(f"{label}: no frames could be analysed")
         p = float(np.mean([s.p_generated for s in scores]))
