@@ -43,6 +43,14 @@ def patch_size(gen) -> tuple[int, int, int]:
     return int(cfg.patch_size_t), int(cfg.patch_size), int(cfg.patch_size)
 
 
+def token_grid(gen) -> tuple[int, int, int]:
+    """Tokens along (t, h, w) the transformer sees for a clip of the generator's default size."""
+    num_frames, size = int(gen.settings["num_frames"]), int(gen.settings["size"])
+    _, t, h, w = gen.latent_shape(num_frames, size, size)
+    pt, ph, pw = patch_size(gen)
+    return t // pt, h // ph, w // pw
+
+
 @contextlib.contextmanager
 def capture_self_attention(n_tokens: int):
     """Record the first self-attention (query and key over n_tokens) computed inside the block:
@@ -82,9 +90,8 @@ def explain(gen, prompt: str, *, seed: int = 0, steps: int = 10, guidance: float
     if steps < 1:
         raise VidprovError(f"steps must be >= 1, got {steps}")
     num_frames, size = int(gen.settings["num_frames"]), int(gen.settings["size"])
-    c, t, h, w = gen.latent_shape(num_frames, size, size)
     pt, ph, pw = patch_size(gen)
-    grid = (t // pt, h // ph, w // pw)
+    grid = token_grid(gen)
     n_tokens = int(np.prod(grid))
     show = sorted({s for s in (show_steps if show_steps is not None else [0, steps // 2, steps - 1]) if 0 <= s < steps})
     query = tuple(query) if query is not None else (0, grid[1] // 2, grid[2] // 2)
@@ -117,7 +124,7 @@ def explain(gen, prompt: str, *, seed: int = 0, steps: int = 10, guidance: float
         x = x + (float(sigmas[i + 1]) - sigma) * v
     clip = gen.decode_latents(x)
     latent = gen.encode_latents(clip)[0].float().cpu().numpy()
-    ct, ch, cw = clip.frames.shape[0] / latent.shape[1], clip.frames.shape[1] / latent.shape[2], clip.frames.shape[2] / latent.shape[3]
+    ct, ch = clip.frames.shape[0] / latent.shape[1], clip.frames.shape[1] / latent.shape[2]
     compression = {"temporal": round(ct, 2), "spatial": round(ch, 2), "channels": int(latent.shape[0]),
                    "ratio": round(clip.frames.size / latent.size, 1)}
     return Explanation(frames=clip.frames, fps=clip.fps, latent=latent, compression=compression, patch=(pt, ph, pw),
