@@ -51,8 +51,8 @@ def render(name: str, folder: Path) -> None:
                 st.warning(f"{table}: cannot be read ({' '.join(str(exc).split())[:200]})")
                 continue
             st.markdown(f"**{table}**")
-            st.dataframe(df, use_container_width=True, hide_index=True)
+            st.dataframe(df, width="stretch", hide_index=True)
     if summary.is_file() and not (folder / "summary.csv").is_file():
         st.json(json.loads(summary.read_text()), expanded=False)
     for png in sorted(folder.glob("*.png")):
-        st.image(str(png), caption=png.stem.replace("_", " "), use_container_width=True)
+        st.image(str(png), caption=png.stem.replace("_", " "), width="stretch")

@@ -115,8 +115,8 @@ def render(report: dict[str, Any], frames: list[np.ndarray]) -> None:
                    "clips show fine, even grain; generated frames are often smoother or carry a regular pattern.")
         cols = st.columns(len(frames))
         for col, f in zip(cols, frames, strict=True):
-            col.image(f, use_container_width=True)
-            col.image(noise_residual(f), use_container_width=True, clamp=True)
+            col.image(f, width="stretch")
+            col.image(noise_residual(f), width="stretch", clamp=True)
 
     prov = report.get("provenance") or {}
     left, right = st.columns(2)
@@ -133,7 +133,7 @@ def render_any(value: Any) -> None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         st.markdown("\n".join(f"- {v}" for v in value))
     elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
-        st.dataframe(value, use_container_width=True)
+        st.dataframe(value, width="stretch")
     elif isinstance(value, (dict, list)):
         st.json(value, expanded=False)
     else:

@@ -20,9 +20,9 @@ SIGNAL_KINDS = {
 }
 
 # Below these the detector sees less than it was trained on (16 frames at 8 fps, 256-px crops of
-# camera clips): its score can still be computed, but it means less.
+# windows of camera clips): its score can still be computed, but it means less.
 MIN_DURATION_S = 2.0
-MIN_SIDE_PX = 144
+MIN_SIDE_PX = 240
 MIN_BITS_PER_PIXEL = 0.02
 
 

@@ -21,8 +21,9 @@ if st.session_state.get("generated_for_check"):  # sent here by the Generate pag
     name, data = st.session_state.pop("generated_for_check")
     st.session_state["check_input"] = (name, data)
 elif source == "Upload":
-    upload = st.file_uploader(f"Video ({', '.join(shared.UPLOAD_TYPES)}; up to {shared.max_upload_mb()} MB)",
-                              type=shared.UPLOAD_TYPES)
+    # No `type=` filter: Streamlit answers a file of another type with an exception in the page; the
+    # type check below gives a one-line message instead.
+    upload = st.file_uploader(f"Video ({', '.join(shared.UPLOAD_TYPES)}; up to {shared.max_upload_mb()} MB)")
     if upload is not None:
         name, data = upload.name, upload.getvalue()
         st.session_state["check_input"] = (name, data)

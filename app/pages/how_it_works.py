@@ -33,7 +33,7 @@ except (VidprovError, ValueError, OSError) as exc:
 
 st.subheader("1. The frames")
 st.image(figures.strip(ex.frames), caption=f"{len(ex.frames)} frames at {ex.fps:g} fps, "
-         f"{ex.frames.shape[2]}x{ex.frames.shape[1]} px", use_container_width=True)
+         f"{ex.frames.shape[2]}x{ex.frames.shape[1]} px", width="stretch")
 
 st.subheader("2. The latent after the VAE")
 c = ex.compression
@@ -41,7 +41,7 @@ st.markdown(f"The VAE squeezes the clip into **{c['channels']} channels x {ex.la
             f"{ex.latent.shape[2]}x{ex.latent.shape[3]}**: about {c['temporal']:g}x fewer frames, {c['spatial']:g}x "
             f"fewer pixels per side, **{c['ratio']:g}x fewer numbers** than the pixels. Diffusion happens here.")
 st.image(figures.channels(ex.latent), caption="Latent frame 0, one tile per channel (up to 16), each scaled to its own range.",
-         use_container_width=True)
+         width="stretch")
 
 st.subheader("3. The spacetime patches the transformer sees")
 pt, ph, pw = ex.patch
@@ -49,21 +49,21 @@ t, h, w = ex.token_grid
 st.markdown(f"Each token is {pt}x{ph}x{pw} latent cells (frames x rows x columns): the transformer sees "
             f"**{t}x{h}x{w} = {t * h * w} tokens** and attends between all of them, across space and time.")
 st.image(figures.patch_grid(ex.frames, ex.token_grid), caption="Frames of each latent step, with the patch grid.",
-         use_container_width=True)
+         width="stretch")
 
 st.subheader("4. The denoising trajectory")
 st.markdown("Starting from pure noise, each step predicts the clean clip and moves a little towards it. "
             "Rows: the clean clip the model predicts at that step.")
 for point in ex.trajectory:
     st.image(figures.strip(point["frames"]), caption=f"step {point['step'] + 1} of {steps}, noise level "
-             f"{point['sigma']:.2f}", use_container_width=True)
+             f"{point['sigma']:.2f}", width="stretch")
 
 st.subheader("5. Attention across time")
 if ex.attention is not None:
     st.markdown(f"Where the patch marked in green (latent frame {ex.query[0]}, row {ex.query[1]}, column "
                 f"{ex.query[2]}) looks, in the first transformer block at step {ex.attention_step + 1}: bright "
                 "patches in other frames are how the model keeps an object the same over time.")
-    st.image(figures.attention(ex.frames, ex.attention, ex.query), use_container_width=True,
+    st.image(figures.attention(ex.frames, ex.attention, ex.query), width="stretch",
              caption="Self-attention of the query patch (mean over heads), overlaid on each latent frame's first pixel frame.")
 else:
     st.write("This model's attention could not be recorded.")
