@@ -42,6 +42,7 @@ def render(name: str, folder: Path) -> None:
         except (ValueError, OSError):
             st.caption("config.json is unreadable")
     summary = folder / "summary.json"
+    headline_table(folder)
     for table in TABLES:
         f = folder / table
         if f.is_file():
@@ -50,9 +51,29 @@ def render(name: str, folder: Path) -> None:
             except (ValueError, OSError, pd.errors.ParserError) as exc:
                 st.warning(f"{table}: cannot be read ({' '.join(str(exc).split())[:200]})")
                 continue
-            st.markdown(f"**{table}**")
-            st.dataframe(df, width="stretch", hide_index=True)
+            with st.expander(f"All rows of {table} ({len(df)}{'+' if len(df) == MAX_ROWS else ''})",
+                             expanded=table == "summary.csv"):
+                st.dataframe(df, width="stretch", hide_index=True)
     if summary.is_file() and not (folder / "summary.csv").is_file():
         st.json(json.loads(summary.read_text()), expanded=False)
-    for png in sorted(folder.glob("*.png")):
-        st.image(str(png), caption=png.stem.replace("_", " "), width="stretch")
+    pngs = sorted(folder.glob("*.png"))
+    for i in range(0, len(pngs), 2):
+        for col, png in zip(st.columns(2), pngs[i:i + 2], strict=False):
+            col.image(str(png), caption=png.stem.replace("_", " "), width="stretch")
+
+
+def headline_table(folder: Path) -> None:
+    """A detector run's summary (AUC, AP, EER, ... with 95% intervals per detector and protocol)."""
+    f = folder / "results.parquet"
+    if not f.is_file():
+        return
+    from vidprov.benchmarks.report import summary_table
+
+    try:
+        table = summary_table(pd.read_parquet(f))
+    except (ValueError, KeyError, OSError) as exc:
+        st.warning(f"results.parquet: no summary ({' '.join(str(exc).split())[:200]})")
+        return
+    if not table.empty:
+        st.markdown("**Summary** (clean clips, video level; 95% bootstrap intervals)")
+        st.dataframe(table, width="stretch", hide_index=True)

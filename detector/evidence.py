@@ -29,23 +29,25 @@ MIN_BITS_PER_PIXEL = 0.02
 def signal_kind(feature: str) -> tuple[str, str]:
     """(kind, plain description) of a detector feature name; unknown names are 'other'."""
     if feature.startswith("model:"):  # a fused detector's member network, as one signal
-        return "whole-clip model", f"the {feature.split(':', 1)[1]} member's overall score"
+        return "combined", f"the {feature.split(':', 1)[1]} model's score as a whole"
     return SIGNAL_KINDS.get(feature.split("_")[0], ("other", feature.replace("_", " ")))
 
 
 def drivers_in_words(drivers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A ScanReport's drivers grouped by kind of signal, strongest first, each with a sentence."""
-    kinds: dict[str, dict[str, Any]] = {}
+    """A ScanReport's drivers grouped by kind of signal, strongest first: {kind, log_odds, towards,
+    signals}, where signals are plain descriptions, each with the direction its features pushed in net."""
+    kinds: dict[str, dict[str, float]] = {}
     for d in drivers:
         kind, words = signal_kind(str(d.get("feature", "")))
-        lo = float(d.get("log_odds", 0.0))
-        k = kinds.setdefault(kind, {"kind": kind, "log_odds": 0.0, "signals": []})
-        k["log_odds"] += lo
-        k["signals"].append(f"{words} ({'towards generated' if lo > 0 else 'towards real'})")
-    out = sorted(kinds.values(), key=lambda k: -abs(k["log_odds"]))
-    for k in out:
-        k["towards"] = "generated" if k["log_odds"] > 0 else "real"
-    return out
+        signals = kinds.setdefault(kind, {})
+        signals[words] = signals.get(words, 0.0) + float(d.get("log_odds", 0.0))
+    out = []
+    for kind, signals in kinds.items():
+        total = sum(signals.values())
+        out.append({"kind": kind, "log_odds": total, "towards": "generated" if total > 0 else "real",
+                    "signals": [f"{w} ({'towards generated' if v > 0 else 'towards real'})"
+                                for w, v in sorted(signals.items(), key=lambda kv: -abs(kv[1]))]})
+    return sorted(out, key=lambda k: -abs(k["log_odds"]))
 
 
 def scope_notes(info) -> list[str]:
@@ -54,7 +56,8 @@ def scope_notes(info) -> list[str]:
     if info.duration_s and info.duration_s < MIN_DURATION_S:
         notes.append(f"very short ({info.duration_s:.1f} s): the detector looks at 2-s windows")
     if min(info.width, info.height) < MIN_SIDE_PX:
-        notes.append(f"tiny ({info.width}x{info.height}): the detector was trained on clips of at least {MIN_SIDE_PX} px")
+        notes.append(f"tiny ({info.width}x{info.height}): under {MIN_SIDE_PX} px on its short side, little of the "
+                     "fine detail the detector measures is left")
     if info.size_bytes and info.duration_s and info.fps and info.width and info.height:
         bpp = 8 * info.size_bytes / (info.duration_s * info.fps * info.width * info.height)
         if bpp < MIN_BITS_PER_PIXEL:

@@ -98,7 +98,7 @@ def tiny_generators(tmp_path, monkeypatch):
 
 
 def test_generate_page_plays_a_signed_clip_and_sends_it_to_the_checker(tiny_generators, one_torch_thread):
-    at = page("pages/generate.py")
+    at = page("views/generate.py")
     at.slider[0].set_value(2)
     at.button[0].click().run()  # the form's submit button
     assert not at.exception, at.exception
@@ -112,7 +112,7 @@ def test_generate_page_plays_a_signed_clip_and_sends_it_to_the_checker(tiny_gene
 
 
 def test_how_it_works_renders_every_figure_from_a_tiny_model(tiny_generators, one_torch_thread):
-    at = page("pages/how_it_works.py")
+    at = page("views/how_it_works.py")
     assert not at.exception, at.exception
     subs = [s.value for s in at.subheader]
     assert subs == ["1. The frames", "2. The latent after the VAE", "3. The spacetime patches the transformer sees",
@@ -134,7 +134,7 @@ def test_benchmarks_page_lists_runs_and_compares_two(tmp_path, monkeypatch):
     _bench_run(tmp_path / "run-a", 0.91)
     _bench_run(tmp_path / "nested" / "run-b", 0.84)
     monkeypatch.setenv(shared.RESULTS_ENV, str(tmp_path))
-    at = page("pages/benchmarks.py")
+    at = page("views/benchmarks.py")
     assert not at.exception, at.exception
     assert at.selectbox[0].options == ["nested/run-b", "run-a"]
     at.selectbox[1].set_value("run-a").run()
@@ -144,12 +144,12 @@ def test_benchmarks_page_lists_runs_and_compares_two(tmp_path, monkeypatch):
 
 def test_benchmarks_page_without_runs_says_how_to_make_one(tmp_path, monkeypatch):
     monkeypatch.setenv(shared.RESULTS_ENV, str(tmp_path / "none"))
-    at = page("pages/benchmarks.py")
+    at = page("views/benchmarks.py")
     assert not at.exception and "vidprov bench detector" in at.info[0].value
 
 
 def test_about_page_states_limits():
-    at = page("pages/about.py")
+    at = page("views/about.py")
     assert not at.exception
     assert "not proof of authenticity" in texts(at)
 

