@@ -79,14 +79,16 @@ def browser_page() -> Iterator:
 
 
 def settle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until Streamlit has finished running the page's script."""
+    """Wait until Streamlit has finished running the page's script and the browser has drawn it."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=timeout_ms)
+    page.wait_for_timeout(1500)  # tables and charts draw on canvases after the script has finished
 
 
 def check_clip(page, url: str, clip: Path, timeout_ms: int = 180_000) -> str:
     """Upload clip on the Check page; returns the verdict's text once it shows."""
-    page.goto(f"{url}/check")
+    page.goto(f"{url}/")  # the default page lives at the root
     page.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=timeout_ms)
     page.set_input_files(UPLOAD_INPUT, str(clip))
     verdict = page.get_by_text(VERDICT).first
@@ -125,6 +127,8 @@ def screenshots(out: Path, clip: Path, port: int | None = None) -> list[Path]:
             page.goto(f"{url}/{path}")
             page.get_by_text(ready).first.wait_for(timeout=180_000)
             settle(page)
+            if page.get_by_text("Page not found").count():
+                raise RuntimeError(f"Streamlit showed 'Page not found' for /{path}: its url_path no longer matches")
             shots.append(out / f"{name}.png")
             page.screenshot(path=shots[-1])
     return shots

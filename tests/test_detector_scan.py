@@ -230,7 +230,7 @@ def test_progress_reports_segments_as_they_are_scored(model_dir, videos):
     for pipeline in (True, False):
         seen = []
         rep = Scanner(model_dir, provenance=False, pipeline=pipeline, max_windows=4).scan(
-            long_clip, progress=lambda segs: seen.append(list(segs)))
+            long_clip, progress=seen.append)
         assert seen, "progress was never called"
         assert [len(s) for s in seen] == sorted(len(s) for s in seen)  # only ever grows
         assert [(s.start_s, s.p_generated) for s in seen[-1]] == [(s.start_s, s.p_generated) for s in rep.segments]
