@@ -19,7 +19,9 @@ KNOWN_FIELDS = {"path", "p_generated", "verdict", "error", "threshold", "real_be
 
 NOT_PROOF = ("A low score is not proof that a clip is authentic: the detector has only seen some generators, "
              "and edits such as re-encoding, cropping or filters change what it measures. Missing Content "
-             "Credentials or watermark prove nothing either: both can be stripped, and most real clips have neither.")
+             "Credentials or watermark prove nothing either: both can be stripped, and most real clips have neither. "
+             "The detector was built for camera footage and AI video: animation and screen recordings are outside "
+             "what it can judge.")
 
 
 def scope_notes(info) -> list[str]:
@@ -76,8 +78,7 @@ def render(report: dict[str, Any], frames: list[np.ndarray]) -> None:
     box(f"### {title}\n{why}")
     notes = report.get("scope_notes") or []
     if notes:
-        st.warning("**Outside what the detector was built for**, so its score means less: " + "; ".join(notes)
-                   + ". Animation and screen recordings are outside it too.")
+        st.warning("**Outside what the detector was built for**, so its score means less: " + "; ".join(notes) + ".")
     st.caption("What this does not prove: " + NOT_PROOF)
 
     c1, c2, c3 = st.columns(3)
