@@ -62,7 +62,8 @@ def run_scan(name: str, data: bytes) -> tuple[dict | None, str | None, list]:
 
             def show(segments):
                 done = min(1.0, max(s.end_s for s in segments) / duration)
-                progress.progress(done, text=f"Scored {len(segments)} segment(s)...")
+                progress.progress(done, text=f"Scored {len(segments)} segment(s); the Content Credentials and "
+                                             "watermark checks follow the last one...")
                 partial.line_chart({"P(generated)": [s.p_generated for s in segments]}, height=160)
 
             report = scanner.scan(path, name=shown, progress=show)
