@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from vidprov.detector.evidence import drivers_in_words, noise_residual
+from vidprov.detector.evidence import noise_residual
 from vidprov.detector.evidence import scope_notes as _detector_scope_notes
 
 # Fields of ScanReport.to_dict() this page shows in its own panels; any other non-empty field a
 # detector adds is shown as it comes under "More evidence".
-KNOWN_FIELDS = {"path", "p_generated", "verdict", "error", "threshold", "real_below", "segments", "drivers",
+KNOWN_FIELDS = {"path", "p_generated", "verdict", "error", "threshold", "real_below", "segments", "drivers", "evidence",
                 "analysed_s", "duration_s", "analysed_fraction", "detector", "provenance", "provenance_verdict",
                 "elapsed_s", "input", "scope_notes"}
 
@@ -85,9 +85,13 @@ def render(report: dict[str, Any], frames: list[np.ndarray]) -> None:
     c1.metric("P(generated)", f"{report['p_generated']:.2f}")
     c2.metric("Looked at", f"{report['analysed_s']:.1f} s" + (f" of {report['duration_s']:.1f} s" if report.get("duration_s") else ""))
     c3.metric("Detector", str(report.get("detector")))
+    from vidprov.detector.scan import model_card
+
+    fpr = model_card(report.get("detector")).get("target_fpr") if report.get("detector") else None
+    how = f" (set for {fpr:.0%} of held-out real clips above it)" if fpr else ""
     st.markdown(f"P(generated) is calibrated on held-out clips. At or above **{report['threshold']:.2f}** a clip is "
-                f"called likely generated (set so that about 1 in 100 real test clips score above it); below "
-                f"**{report['real_below']:.2f}** likely real; in between, uncertain.")
+                f"called likely generated{how}; below **{report['real_below']:.2f}** likely real; in between, "
+                "uncertain.")
 
     st.subheader("Score over time")
     segs = report.get("segments") or []
@@ -100,10 +104,12 @@ def render(report: dict[str, Any], frames: list[np.ndarray]) -> None:
         st.caption(f"One point per analysed {segs[0]['end_s'] - segs[0]['start_s']:.1f}-s segment, at its start time.")
 
     st.subheader("Evidence")
-    groups = drivers_in_words(report.get("drivers") or [])
-    for g in groups:
-        st.markdown(f"- **{g['kind']}** signals pushed towards *{g['towards']}*: " + "; ".join(g["signals"]))
-    if not groups:
+    evidence = report.get("evidence") or [f"{d['feature']}: towards {d['towards']} ({d['log_odds']:+.2f} log-odds)"
+                                          for d in report.get("drivers") or []]
+    if evidence:
+        st.caption("The signals that moved the score most, strongest first (log-odds: how far each moved it).")
+        st.markdown("\n".join(f"- {e}" for e in evidence))
+    else:
         st.write("The detector reported no individual signals for this clip.")
     extra = {k: v for k, v in report.items() if k not in KNOWN_FIELDS and v not in (None, [], {}, "")}
     for key, value in extra.items():

@@ -1,53 +1,15 @@
-"""A scan's evidence in words and pictures: what kind of signal drove the score, whether the clip is
-of a kind the detector was built for, and a noise-residual map of a frame to look at."""
+"""What a scan's report cannot say by itself: whether the clip is of a kind the detector was built for,
+and a noise-residual map of a frame to look at."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-
-# Feature-name prefixes of the shipped detectors, grouped by the kind of signal they measure.
-SIGNAL_KINDS = {
-    "diff1": ("motion", "how much the picture changes from frame to frame"),
-    "diff2": ("motion", "how smoothly the frame-to-frame change itself changes"),
-    "curv": ("motion", "how curved the clip's path through pixel space is"),
-    "flow": ("motion", "the optical flow: speed, smoothness and coherence of movement"),
-    "warp": ("motion", "what is left after warping one frame onto the next along the flow"),
-    "peak": ("frequency", "periodic peaks in the spectrum (upsampling and patch-grid traces)"),
-    "spec": ("frequency", "the balance of fine detail against coarse detail"),
-    "resid": ("noise", "the camera-noise residual: its strength, texture and correlation"),
-}
 
 # Below these the detector sees less than it was trained on (16 frames at 8 fps, 256-px crops of
 # windows of camera clips): its score can still be computed, but it means less.
 MIN_DURATION_S = 2.0
 MIN_SIDE_PX = 240
 MIN_BITS_PER_PIXEL = 0.02
-
-
-def signal_kind(feature: str) -> tuple[str, str]:
-    """(kind, plain description) of a detector feature name; unknown names are 'other'."""
-    if feature.startswith("model:"):  # a fused detector's member network, as one signal
-        return "combined", f"the {feature.split(':', 1)[1]} model's score as a whole"
-    return SIGNAL_KINDS.get(feature.split("_")[0], ("other", feature.replace("_", " ")))
-
-
-def drivers_in_words(drivers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A ScanReport's drivers grouped by kind of signal, strongest first: {kind, log_odds, towards,
-    signals}, where signals are plain descriptions, each with the direction its features pushed in net."""
-    kinds: dict[str, dict[str, float]] = {}
-    for d in drivers:
-        kind, words = signal_kind(str(d.get("feature", "")))
-        signals = kinds.setdefault(kind, {})
-        signals[words] = signals.get(words, 0.0) + float(d.get("log_odds", 0.0))
-    out = []
-    for kind, signals in kinds.items():
-        total = sum(signals.values())
-        out.append({"kind": kind, "log_odds": total, "towards": "generated" if total > 0 else "real",
-                    "signals": [f"{w} ({'towards generated' if v > 0 else 'towards real'})"
-                                for w, v in sorted(signals.items(), key=lambda kv: -abs(kv[1]))]})
-    return sorted(out, key=lambda k: -abs(k["log_odds"]))
 
 
 def scope_notes(info) -> list[str]:

@@ -337,6 +337,12 @@ class Scanner:
                 yield fut.result()
 
 
+def model_card(model: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A detector's card.json (thresholds, target FPR, measured metrics); {} when it has none.
+    model: a shipped name ('default', ...) or a folder, as for Scanner."""
+    return _read_card(resolve_model_dir(model))
+
+
 def _read_card(folder: Path) -> dict[str, Any]:
     import json
 

@@ -161,6 +161,7 @@ def test_about_page_states_limits():
     at = page("views/about.py")
     assert not at.exception
     assert "not proof of authenticity" in texts(at)
+    assert at.table, "no measured figures"
 
 
 def test_headline_levels_and_provenance_outranks_the_detector():

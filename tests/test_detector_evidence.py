@@ -1,11 +1,11 @@
-"""Evidence in words, scope notes and the noise-residual map of vidprov.detector.evidence."""
+"""Scope notes and the noise-residual map of vidprov.detector.evidence."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vidprov.detector.evidence import drivers_in_words, noise_residual, scope_notes, signal_kind
+from vidprov.detector.evidence import noise_residual, scope_notes
 from vidprov.io import VideoInfo
 
 
@@ -13,18 +13,6 @@ def info(**kw) -> VideoInfo:
     base = dict(source="x", container="mov,mp4", codec="h264", width=1280, height=720, fps=30.0, duration_s=10.0,
                 num_frames=300, frames_exact=True, pix_fmt="yuv420p", rotation=0, size_bytes=20_000_000, has_audio=False)
     return VideoInfo(**{**base, **kw})
-
-
-def test_drivers_grouped_by_kind_with_net_direction():
-    groups = drivers_in_words([
-        {"feature": "flow_smoothness", "log_odds": 0.8}, {"feature": "diff1_kurtosis", "log_odds": -0.1},
-        {"feature": "diff1_cv_time", "log_odds": -0.2}, {"feature": "resid_log_std", "log_odds": -0.3},
-        {"feature": "model:features", "log_odds": -1.0}, {"feature": "mystery", "log_odds": 0.05}])
-    assert [g["kind"] for g in groups] == ["combined", "motion", "noise", "other"]
-    motion = groups[1]
-    assert motion["towards"] == "generated" and len(motion["signals"]) == 2  # the two diff1 features are one signal
-    assert motion["signals"][0].startswith("the optical flow") and "towards real" in motion["signals"][1]
-    assert signal_kind("peak_period4")[0] == "frequency"
 
 
 def test_scope_notes_name_what_is_outside_the_training_domain():

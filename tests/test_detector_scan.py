@@ -234,3 +234,11 @@ def test_progress_reports_segments_as_they_are_scored(model_dir, videos):
         assert seen, "progress was never called"
         assert [len(s) for s in seen] == sorted(len(s) for s in seen)  # only ever grows
         assert [(s.start_s, s.p_generated) for s in seen[-1]] == [(s.start_s, s.p_generated) for s in rep.segments]
+
+
+def test_model_card_by_folder_and_shipped_name(model_dir):
+    from vidprov.detector.scan import model_card
+
+    assert model_card(model_dir)["threshold"] == 0.6
+    assert model_card(model_dir / "nothing") == {}
+    assert 0 < model_card("default")["threshold"] < 1

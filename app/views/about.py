@@ -1,6 +1,41 @@
-"""About: what the detector can and cannot tell, and how the provenance layers combine."""
+"""About: what the detector can and cannot tell, with the shipped default's measured figures."""
 
 import streamlit as st
+
+from vidprov.detector.scan import model_card
+
+
+def ci(m: dict, key: str = "auc") -> str:
+    lo_hi = m.get(f"{key}_ci")
+    return f"{m[key]:.3f}" + (f" [{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]" if lo_hi else "")
+
+
+def figure_rows(card: dict) -> list[tuple[str, str]]:
+    """The default detector's measured figures, from its model card, as (what, figure) rows."""
+    m = card.get("metrics") or {}
+    rows = []
+    if "auc" in (m.get("in_dist") or {}):
+        d = m["in_dist"]
+        rows.append((f"AUC on held-out clips of the generators it was trained on ({d.get('n_generated')} AI, "
+                     f"{d.get('n_real')} real)", ci(d)))
+        if "auc" in (d.get("crf35") or {}):
+            rows.append(("... after heavy H.264 re-encoding (CRF 35)", ci(d["crf35"])))
+    if "auc" in (m.get("unseen") or {}):
+        u = m["unseen"]
+        rows.append((f"AUC on generator families it never saw ({u.get('n_generated')} AI, {u.get('n_real')} real)", ci(u)))
+        if "auc" in (u.get("crf35") or {}):
+            rows.append(("... after CRF 35", ci(u["crf35"])))
+        if "fpr_at_threshold" in u:
+            rows.append(("Real clips called *likely generated* there (false positives)", f"{u['fpr_at_threshold']:.0%}"))
+        if "tpr_at_threshold" in u:
+            rows.append(("AI clips of unseen families caught at the threshold", f"{u['tpr_at_threshold']:.0%}"))
+        if "other_auc" in u:
+            rows.append(("The hand-built detector (`handcrafted`) on the same unseen families", f"{u['other_auc']:.3f}"))
+    if "mean" in (m.get("logo") or {}):
+        lg = m["logo"]
+        rows.append(("Leave-one-family-out AUC, mean (worst family)", f"{lg['mean']:.3f} ({lg['min']:.2f}, {lg.get('worst')})"))
+    return rows
+
 
 st.title("About vidprov")
 st.markdown("""
@@ -13,26 +48,24 @@ was changed after signing. Its absence means nothing: most cameras do not add on
 
 **2. Invisible watermark.** vidprov's generators mark every clip in its pixels (and, during sampling,
 in its latent noise). The mark survives re-encoding that strips the manifest, and its test gives a
-p-value: a detection at p < 1e-6 is very unlikely by chance (0 false positives in 10,000 trials on
-unmarked clips). Only vidprov's own mark, under keys this server knows, can be found.
+p-value: a detection needs p < 1e-6 (0 false positives in 10,000 trials on unmarked clips, see
+benchmarks/RESULTS.md). Only vidprov's own mark, under keys this server knows, can be found.
 
-**3. The statistical detector.** It reads motion, frequency and camera-noise traces and gives a
-calibrated probability that the clip was generated. Measured on held-out clips of the shared data
-(benchmarks/RESULTS.md):
-
-| | shipped `default` detector |
-|---|---|
-| test ROC AUC (clips of held-out groups, public generators) | 0.974 |
-| after re-encoding at H.264 CRF 35 (heavy compression) | 0.913 |
-| real test clips called *likely generated* | 0 of 38 |
-| generated test clips caught at that threshold | 57% |
-| vidprov's own generators (not in its training data) | AUC 0.54-0.56: it does not recognise them |
-| fitted by the benchmark harness, leave-one-generator-family-out | 0.77 mean: unseen generators are much harder |
-
+**3. The statistical detector.** It gives a calibrated probability that the clip was generated.
+Measured figures of the shipped default, from its model card:
+""")
+card = model_card("default")
+rows = figure_rows(card)
+if rows:
+    st.table({"what": [r[0] for r in rows], "figure (95% interval)": [r[1] for r in rows]})
+else:
+    st.write("The shipped detector has no measured figures in its model card.")
+st.markdown("""
 **What it cannot tell.** A low score is not proof of authenticity: the detector has seen a limited set
-of generators, and a new one can pass as real. Heavy compression, very short or tiny clips, animation,
-screen recordings and edited clips are outside what it was built for; the checker says so when it can
-tell from the file. The verdict is about the frames, not about whether what they show is true.
+of generators, a new one can pass as real, and on unseen families some real clips are flagged too.
+Heavy compression, very short or tiny clips, animation, screen recordings and edited clips are outside
+what it was built for; the checker says so when it can tell from the file. The verdict is about the
+frames, not about whether what they show is true.
 
 **How the layers combine.** Signed credentials that declare AI generation, or a vidprov watermark,
 outrank the detector. Otherwise the detector's three-level verdict stands: *substantial evidence*
