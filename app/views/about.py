@@ -26,7 +26,8 @@ def figure_rows(card: dict) -> list[tuple[str, str]]:
         if "auc" in (u.get("crf35") or {}):
             rows.append(("... after CRF 35", ci(u["crf35"])))
         if "fpr_at_threshold" in u:
-            rows.append(("Real clips called *likely generated* there (false positives)", f"{u['fpr_at_threshold']:.0%}"))
+            rows.append(("Real clips there above the threshold fitted for that test (false positives)",
+                         f"{u['fpr_at_threshold']:.0%}"))
         if "tpr_at_threshold" in u:
             rows.append(("AI clips of unseen families caught at the threshold", f"{u['tpr_at_threshold']:.0%}"))
         if "other_auc" in u:
