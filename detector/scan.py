@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -152,7 +152,7 @@ class Scanner:
                  seekable: bool = True) -> Iterator:
         return scan_windows(src, self.spec, duration, src_fps, limits or self.limits, seekable=seekable)
 
-    def _score(self, windows: Iterator) -> tuple[list, list]:
+    def _score(self, windows: Iterator, progress: Callable[[list[Segment]], None] | None = None) -> tuple[list, list]:
         """Score windows while the next ones are still being decoded.
 
         Decoding and the H.264 round-trip run on a producer thread, the features and networks on
@@ -165,7 +165,10 @@ class Scanner:
         """
         if not self.pipeline:
             wins = list(windows)
-            return wins, self.detector.score_windows(wins, explain=self.explain) if wins else []
+            scores = self.detector.score_windows(wins, explain=self.explain) if wins else []
+            if progress is not None and scores:
+                progress([Segment(s.start_s, s.end_s, s.p_generated) for s in scores])
+            return wins, scores
         q: queue.Queue = queue.Queue(maxsize=4 * max(1, self.spec.chunk))
         stop = threading.Event()
         done = object()
@@ -212,13 +215,19 @@ class Scanner:
                 if batch:
                     wins += batch
                     scores += self.detector.score_windows(batch, explain=self.explain)
+                    if progress is not None:
+                        progress([Segment(s.start_s, s.end_s, s.p_generated) for s in scores])
         finally:
             stop.set()
             thread.join()
         return wins, scores
 
-    def scan(self, src, *, name: str | None = None) -> ScanReport:
-        """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError."""
+    def scan(self, src, *, name: str | None = None,
+             progress: Callable[[list[Segment]], None] | None = None) -> ScanReport:
+        """Scan one clip (path, bytes, binary file object or Clip). Bad input raises VidprovError.
+
+        progress: called with the segments scored so far each time more windows are scored (in time
+        order of scoring), so a caller can show partial results of a long clip as they come."""
         t0 = time.perf_counter()
         label = name or (str(src.meta.get("path", "<clip>")) if isinstance(src, Clip) else describe_source(src))
         limits = self.limits.started()  # one wall-clock budget for every read of this file
@@ -232,7 +241,7 @@ class Scanner:
             seekable = info.container not in ONE_PASS_CONTAINERS
             if hasattr(src, "seek"):
                 src.seek(0)
-        windows, scores = self._score(self._windows(src, duration, fps, limits, seekable))
+        windows, scores = self._score(self._windows(src, duration, fps, limits, seekable), progress)
         if not windows:
             raise VidprovError(f"{label}: no frames could be analysed")
         p = float(np.mean([s.p_generated for s in scores]))
@@ -286,6 +295,12 @@ class Scanner:
                     yield done.result()
             for fut in as_completed(pending):
                 yield fut.result()
+
+
+def model_card(model: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A detector's card.json (thresholds, target FPR, measured metrics); {} when it has none.
+    model: a shipped name ('default', ...) or a folder, as for Scanner."""
+    return _read_card(resolve_model_dir(model))
 
 
 def _read_card(folder: Path) -> dict[str, Any]:

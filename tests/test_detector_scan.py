@@ -229,3 +229,23 @@ def test_shipped_models_load_by_name(tmp_path):
     assert resolve_model_dir(tmp_path) == tmp_path  # a folder path stays a folder path
     with pytest.raises(DetectorFileError, match="shipped ones: default, handcrafted, with-vidprov"):
         vidprov.Scanner(model=tmp_path / "no-such-model", provenance=False)
+
+
+def test_progress_reports_segments_as_they_are_scored(model_dir, videos):
+    folder, real = videos
+    long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)
+    for pipeline in (True, False):
+        seen = []
+        rep = Scanner(model_dir, provenance=False, pipeline=pipeline, max_windows=4).scan(
+            long_clip, progress=seen.append)
+        assert seen, "progress was never called"
+        assert [len(s) for s in seen] == sorted(len(s) for s in seen)  # only ever grows
+        assert [(s.start_s, s.p_generated) for s in seen[-1]] == [(s.start_s, s.p_generated) for s in rep.segments]
+
+
+def test_model_card_by_folder_and_shipped_name(model_dir):
+    from vidprov.detector.scan import model_card
+
+    assert model_card(model_dir)["threshold"] == 0.6
+    assert model_card(model_dir / "nothing") == {}
+    assert 0 < model_card("default")["threshold"] < 1

@@ -238,8 +238,8 @@ class Scanner(detector_scan.Scanner):
         super().__init__(model, **kwargs)
         self.provenance = provenance
 
-    def scan(self, src, *, name: str | None = None) -> ScanReport:
-        report = super().scan(src, name=name)
+    def scan(self, src, *, name: str | None = None, progress=None) -> ScanReport:
+        report = super().scan(src, name=name, progress=progress)
         if self.provenance and isinstance(src, (str, os.PathLike)):  # C2PA manifests live in files
             try:
                 found = verify(src)
@@ -248,7 +248,8 @@ class Scanner(detector_scan.Scanner):
                 report.provenance_verdict = f"{report.verdict} (provenance check failed)"
             else:
                 report.provenance = found.to_dict()
-                report.provenance_verdict = sentence(found.c2pa, found.marked, report.verdict)
+                report.provenance_verdict = sentence(found.c2pa, found.marked, report.verdict,
+                                                     mark_status=found.watermark.status if found.watermark else None)
         return report
 
 
