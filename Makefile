@@ -12,7 +12,7 @@ all: test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,distributed]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

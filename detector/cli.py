@@ -51,12 +51,25 @@ def scan_cmd(
     workers: Annotated[int, typer.Option(help="Clips scanned in parallel threads.")] = 1,
     max_windows: Annotated[int, typer.Option(help="Windows (2 s each) analysed per clip, spread over long clips.")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device for neural members (default: cuda if present).")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run on Ray (Ray Data): PATHS may also be manifests and list files "
+                                                    "(.txt: one path a line); rows go to --out as Parquet parts.")] = False,
+    address: Annotated[str | None, typer.Option(help="With --ray: an existing cluster (auto, ray://HOST:PORT); "
+                                                     "default RAY_ADDRESS, else a local Ray started here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="With --ray: output folder of Parquet parts; a re-run skips the "
+                                                  "items it already holds.")] = None,
+    rows_per_block: Annotated[int, typer.Option(help="With --ray: items per Ray task.")] = 16,
+    flush_rows: Annotated[int, typer.Option(help="With --ray: rows per Parquet part (also written every 30 s).")] = 256,
 ) -> None:
     """Scan videos for signs of AI generation: P(generated), verdict, per-segment scores, drivers."""
     import pandas as pd
 
     from vidprov.detector.scan import Scanner
 
+    if ray or address is not None or out is not None:
+        _scan_on_ray(paths, ray=ray, address=address, out=out, as_json=as_json, csv=csv, model=model,
+                     workers=workers, rows_per_block=rows_per_block, flush_rows=flush_rows,
+                     threshold=threshold, max_windows=max_windows, device=device)
+        return
     files = expand_paths(paths)
     if not files:
         raise typer.BadParameter("no video files found in the given paths")
@@ -78,6 +91,32 @@ def scan_cmd(
     else:
         print_table(reports, scanner.threshold)
     if any(r.error for r in reports):
+        raise typer.Exit(2)
+
+
+def _scan_on_ray(paths: list[Path], *, ray: bool, address: str | None, out: Path | None, as_json: bool, csv: Path | None,
+                 model: Path | None, workers: int, rows_per_block: int, flush_rows: int, **scanner_kwargs) -> None:
+    from collections import Counter
+
+    from vidprov.scale import require_ray, scan_dataset
+
+    if not ray:
+        raise typer.BadParameter("--address and --out are options of --ray")
+    if out is None:
+        raise typer.BadParameter("--ray writes its rows to a Parquet folder: give --out results.parquet")
+    if as_json or csv is not None:
+        raise typer.BadParameter("--json and --csv are for the single-process scan; --ray writes Parquet to --out")
+    for flag, value in (("--workers", workers), ("--rows-per-block", rows_per_block), ("--flush-rows", flush_rows)):
+        if value < 1:
+            raise typer.BadParameter(f"{flag} must be at least 1, got {value}")
+    require_ray()  # before any listing: says how to install it
+    verdicts: Counter = Counter()
+    written, before = scan_dataset(paths, out, model=model, address=address, workers=workers,
+                                   rows_per_block=rows_per_block, flush_rows=flush_rows,
+                                   progress=lambda rows: verdicts.update(r["verdict"] for r in rows), **scanner_kwargs)
+    summary = ", ".join(f"{n} {v}" for v, n in verdicts.most_common()) or "nothing new"
+    console.print(f"{written} rows written to {out} ({summary}); {before} were there already")
+    if verdicts.get("error"):
         raise typer.Exit(2)
 
 
