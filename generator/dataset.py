@@ -116,34 +116,48 @@ def write_clip(clip, out_mp4: Path, *, mark: bool = False, sign: bool = False) -
                 watermarked=mark, signed=sign)
     _atomic_json(out_mp4.with_suffix(".json"), meta)
     return meta
-def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: str | None = None,
-                     real_manifest=None, progress: bool = True, mark: bool = True, sign: bool = True):
-    """Run the plan into OUT (generated/<model>/NNNNN.mp4 + .json), then OUT/manifest.csv."""
-    from tqdm import tqdm
-
+def generate_item(item: ClipPlan, out: str | os.PathLike, *, device: str | None = None, mark: bool = True,
+                  sign: bool = True) -> dict:
+    """One clip of the plan into OUT (skipped when its mp4 and sidecar exist); returns its manifest row."""
     from vidprov.generator.video_generator import load
+
+    out = Path(out)
+    mp4 = out / f"{item.stem}.mp4"
+    side = mp4.with_suffix(".json")
+    if side.exists() and mp4.exists():
+        meta = json.loads(side.read_text())
+    else:
+        gen = load(item.model, device=device)
+        clip = gen(item.prompt, seed=item.seed, steps=item.steps, guidance=item.guidance)
+        meta = write_clip(clip.replace(group=item.group), mp4, mark=mark, sign=sign)
+    return {"path": str(mp4.relative_to(out)), "label": "generated", "generator": meta.get("generator", item.model),
+            "group": f"{meta.get('generator', item.model)}/{item.group}", "prompt": item.prompt,
+            "seed": item.seed, "steps": item.steps, "guidance": item.guidance,
+            "checkpoint_hash": meta.get("checkpoint_hash", "")}
+
+
+def write_manifest(out: str | os.PathLike, plan: list[ClipPlan], rows: list[dict], *, real_manifest=None,
+                   progress: bool = True):
+    """OUT/manifest.csv from the generated rows (in plan order) and, given real_manifest, the matching real set."""
     from vidprov.manifest import Manifest
 
     out = Path(out)
-    rows = []
-    for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress):
-        mp4 = out / f"{item.stem}.mp4"
-        side = mp4.with_suffix(".json")
-        if side.exists() and mp4.exists():
-            meta = json.loads(side.read_text())
-        else:
-            gen = load(item.model, device=device)
-            clip = gen(item.prompt, seed=item.seed, steps=item.steps, guidance=item.guidance)
-            meta = write_clip(clip.replace(group=item.group), mp4, mark=mark, sign=sign)
-        rows.append({"path": str(mp4.relative_to(out)), "label": "generated", "generator": meta.get("generator", item.model),
-                     "group": f"{meta.get('generator', item.model)}/{item.group}", "prompt": item.prompt,
-                     "seed": item.seed, "steps": item.steps, "guidance": item.guidance,
-                     "checkpoint_hash": meta.get("checkpoint_hash", "")})
+    rows = list(rows)
     if real_manifest is not None:
         rows += _matching_real(out, plan, real_manifest, progress=progress)
     manifest = Manifest(pd.DataFrame(rows), root=out)
     manifest.write(out / "manifest.csv")
     return manifest
+
+
+def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, device: str | None = None,
+                     real_manifest=None, progress: bool = True, mark: bool = True, sign: bool = True):
+    """Run the plan into OUT (generated/<model>/NNNNN.mp4 + .json), then OUT/manifest.csv."""
+    from tqdm import tqdm
+
+    rows = [generate_item(item, out, device=device, mark=mark, sign=sign)
+            for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress)]
+    return write_manifest(out, plan, rows, real_manifest=real_manifest, progress=progress)
 
 
 def _matching_real(out: Path, plan: list[ClipPlan], manifest, *, progress: bool) -> list[dict]:

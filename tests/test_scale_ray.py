@@ -1,7 +1,6 @@
 """Scale-out on a local Ray (2 CPUs, started once for this module) with a tiny detector trained here."""
 
 import json
-import os
 import resource
 import signal
 import subprocess
@@ -200,3 +199,39 @@ def test_large_list_of_missing_paths_bounded_memory_one_row_per_line(local_ray, 
     assert written == n and len(df) == n and df["item"].tolist() == list(range(n))
     assert (df["error"].notna()).sum() == n - 10 and df["error"].iloc[1].endswith("no such file")
     assert grown_mib < 400, f"driver grew {grown_mib:.0f} MiB"
+
+
+def test_generate_dataset_on_ray_matches_the_single_process_command(local_ray, tmp_path):
+    from test_generator_pipeline import tiny_pipeline
+
+    from vidprov.generator.dataset import generate_dataset as generate_here
+    from vidprov.generator.dataset import make_plan
+    from vidprov.generator.export import save_pipeline
+    from vidprov.scale.generate import generate_dataset as generate_on_ray
+
+    pipe = tmp_path / "pipe"
+    save_pipeline(tiny_pipeline("wan"), pipe, settings={"size": 32, "num_frames": 5, "max_tokens": 8})
+    plan = make_plan(4, [str(pipe)], [2], [3.0], [("g1", "a cat on grass"), ("g2", "cars on a road")])
+    on_ray = generate_on_ray(tmp_path / "ray", plan, device="cpu", mark=False, sign=False, flush_s=0)
+    here = generate_here(tmp_path / "here", plan, device="cpu", mark=False, sign=False, progress=False)
+    assert on_ray.df.drop(columns="checkpoint_hash").equals(here.df.drop(columns="checkpoint_hash"))
+    from vidprov import read_video
+
+    for row in on_ray:  # libx264 at its default preset is not bit-exact from run to run: compare pixels
+        a, b = (read_video(tmp_path / d / row["path"]) for d in ("ray", "here"))
+        assert a.frames.shape == b.frames.shape
+        assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 2, row["path"]
+    # a re-run (after a crash, say) keeps finished clips and regenerates a missing one
+    (tmp_path / "ray" / on_ray.df["path"][0]).unlink()
+    stamp = (tmp_path / "ray" / on_ray.df["path"][1]).stat().st_mtime_ns
+    again = generate_on_ray(tmp_path / "ray", plan, device="cpu", mark=False, sign=False)
+    assert len(again) == 4 and (tmp_path / "ray" / on_ray.df["path"][0]).exists()
+    assert (tmp_path / "ray" / on_ray.df["path"][1]).stat().st_mtime_ns == stamp
+
+
+def test_ray_missing_is_a_one_line_error_with_the_install_command(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None; from vidprov.cli import main; "
+            f"sys.argv = ['vidprov', 'scan', {str(tmp_path)!r}, '--ray', '--out', {str(tmp_path / 'o')!r}]; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and 'pip install "vidprov[distributed]"' in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -26,7 +26,8 @@ def iter_paths(inputs: Iterable[str | os.PathLike]) -> Iterator[str]:
     for src in inputs:
         p = Path(src)
         if p.is_dir():
-            from vidprov.detector.cli import expand_paths  # the scanner's listing: same files as `vidprov scan DIR`
+            # the scanner's own listing: the same files as `vidprov scan DIR`
+            from vidprov.detector.cli import expand_paths
 
             for f in expand_paths([p]):
                 yield os.fspath(f)
