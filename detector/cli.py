@@ -272,10 +272,23 @@ def bench_scan(
     repeats: Annotated[int, typer.Option(help="Timed repetitions (the median is reported).")] = 3,
     model: Annotated[Path | None, typer.Option(help="Detector folder (default: the shipped one).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Instead: clips/s and video-seconds/s of the single-process "
+                                                    "scanner and of `scan --ray` with 1 and 2 scoring actors.")] = False,
+    clips: Annotated[int, typer.Option(help="With --ray and no FILES: copies of the default clip scanned.")] = 24,
+    address: Annotated[str | None, typer.Option(help="With --ray: an existing cluster (default: a local Ray).")] = None,
 ) -> None:
     """Scan time vs plain decode time (and x real time), side by side in one run."""
     from vidprov.detector.bench_scan import run_bench_scan
 
+    if ray:
+        from vidprov.scale import require_ray
+        from vidprov.scale.bench import run_bench_scan_ray
+
+        require_ray()
+        if clips < 1:
+            raise typer.BadParameter(f"--clips must be at least 1, got {clips}")
+        run_bench_scan_ray(files, clips=clips, model=model, address=address, console=console, out=out)
+        return
     run_bench_scan(files=files, repeats=repeats, model=model, out=out, console=console)
 
 

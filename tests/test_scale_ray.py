@@ -235,3 +235,15 @@ def test_ray_missing_is_a_one_line_error_with_the_install_command(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and 'pip install "vidprov[distributed]"' in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bench_scan_ray_reports_single_process_and_ray_rows(local_ray, model_dir, folder):
+    from vidprov.scale.bench import run_bench_scan_ray
+
+    files = [folder / "real.mp4", folder / "gen.mp4", folder / "with space.mp4"]
+    rows = run_bench_scan_ray(files, workers=(1,), model=model_dir)
+    assert [r["how"] for r in rows] == ["Scanner", "Ray, 1 actor"]
+    for r in rows:
+        assert r["clips"] == 3 and r["errors"] == 0 and r["clips_per_s"] > 0
+        assert r["video_s_per_s"] == pytest.approx(r["clips_per_s"] * r["video_s"] / 3)
+    assert rows[1]["ray_overhead_s_per_clip"] is not None and rows[1]["startup_s"] > 0
