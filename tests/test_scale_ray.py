@@ -1,6 +1,7 @@
 """Scale-out on a local Ray (2 CPUs, started once for this module) with a tiny detector trained here."""
 
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -247,3 +248,52 @@ def test_bench_scan_ray_reports_single_process_and_ray_rows(local_ray, model_dir
         assert r["clips"] == 3 and r["errors"] == 0 and r["clips_per_s"] > 0
         assert r["video_s_per_s"] == pytest.approx(r["clips_per_s"] * r["video_s"] / 3)
     assert rows[1]["ray_overhead_s_per_clip"] is not None and rows[1]["startup_s"] > 0
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_killed_scoring_actor_items_are_retried(local_ray, model_dir, tmp_path):
+    import threading
+
+    rng = np.random.default_rng(5)
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(10):
+        (src / f"c{i:02d}.mp4").write_bytes(encode_video(make_clip(rng, bool(i % 2), t=24), crf=12))
+    out = tmp_path / "out"
+    result = {}
+    run = threading.Thread(target=lambda: result.update(n=scan_dataset(
+        src, out, model=model_dir, workers=1, rows_per_block=1, flush_rows=1, **_scanner_kwargs())))
+    run.start()
+    deadline = time.monotonic() + 120
+    while not part_files(out) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # only this test's Ray: actors are children of the raylet this process started
+    actors = [p for r in _children(os.getpid()) if "raylet" in _cmdline(r) for p in _children(r)
+              if _cmdline(p).startswith("ray::MapWorker(MapBatches(ScoreActor))")]
+    assert actors
+    assert len(read_results(out)) < 10  # killed mid-run
+    for pid in actors:
+        os.kill(pid, signal.SIGKILL)
+    run.join(timeout=300)
+    df = read_results(out)
+    assert result["n"] == (10, 0) and sorted(df["path"]) == sorted(str(f) for f in src.iterdir())
+    assert df["path"].is_unique and df["error"].isna().all()
