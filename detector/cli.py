@@ -48,7 +48,8 @@ def scan_cmd(
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV here.")] = None,
     threshold: Annotated[float | None, typer.Option(help="P(generated) at or above which a clip is called generated (default: the model's 1%-FPR threshold).")] = None,
     model: Annotated[Path | None, typer.Option(help="A trained detector folder, or a shipped model's name: default, with-vidprov (see the README).")] = None,
-    workers: Annotated[int, typer.Option(help="Clips scanned in parallel threads.")] = 1,
+    workers: Annotated[int | None, typer.Option(help="Clips scanned in parallel threads (default 1); with --ray, scoring "
+                                                     "actors (default: from 1 up to the cluster's CPUs).")] = None,
     max_windows: Annotated[int, typer.Option(help="Windows (2 s each) analysed per clip, spread over long clips.")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device for neural members (default: cuda if present).")] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run on Ray (Ray Data): PATHS may also be manifests and list files "
@@ -73,7 +74,7 @@ def scan_cmd(
     files = expand_paths(paths)
     if not files:
         raise typer.BadParameter("no video files found in the given paths")
-    scanner = Scanner(model, threshold=threshold, max_windows=max_windows, device=device, workers=workers)
+    scanner = Scanner(model, threshold=threshold, max_windows=max_windows, device=device, workers=workers or 1)
     reports = []
     order = {str(f): i for i, f in enumerate(files)}
     with console.status("scanning", spinner="dots") if not as_json else _Null():
@@ -95,7 +96,7 @@ def scan_cmd(
 
 
 def _scan_on_ray(paths: list[Path], *, ray: bool, address: str | None, out: Path | None, as_json: bool, csv: Path | None,
-                 model: Path | None, workers: int, rows_per_block: int, flush_rows: int, **scanner_kwargs) -> None:
+                 model: Path | None, workers: int | None, rows_per_block: int, flush_rows: int, **scanner_kwargs) -> None:
     from collections import Counter
 
     from vidprov.scale import require_ray, scan_dataset
@@ -107,7 +108,7 @@ def _scan_on_ray(paths: list[Path], *, ray: bool, address: str | None, out: Path
     if as_json or csv is not None:
         raise typer.BadParameter("--json and --csv are for the single-process scan; --ray writes Parquet to --out")
     for flag, value in (("--workers", workers), ("--rows-per-block", rows_per_block), ("--flush-rows", flush_rows)):
-        if value < 1:
+        if value is not None and value < 1:
             raise typer.BadParameter(f"{flag} must be at least 1, got {value}")
     require_ray()  # before any listing: says how to install it
     verdicts: Counter = Counter()

@@ -34,6 +34,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None):
     already initialised in this process (a notebook, a test) is used as it is.
     """
     ray = require_ray()
+    if not log.isEnabledFor(logging.INFO):  # Ray Data's logged progress lines only with -v, as vidprov's own
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None

@@ -150,7 +150,7 @@ def build_dataset(inputs: Iterable[str | os.PathLike], *, model: str | os.PathLi
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    check_tasks = max(2, cpus)
+    check_tasks = max(1, min(max(2, cpus), len(refs)))
     if workers is None:
         compute = ActorPoolStrategy(min_size=1, max_size=max(1, cpus))
     else:
