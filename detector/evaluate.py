@@ -17,26 +17,13 @@ from vidprov.detector.dataset import DEFAULT_CACHE, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.features import FeatureConfig
 from vidprov.detector.windows import WindowSpec
+from vidprov.lineage import family_of
 from vidprov.manifest import Manifest
-
-# Public generators by lineage (backbone / VAE they build on), from their papers and repositories.
-LINEAGE = {
-    "modelscope": "modelscope", "zeroscope": "modelscope", "motiondirector": "modelscope",
-    "instructvideo": "modelscope", "videolcm": "modelscope", "show1": "modelscope", "tft2v": "modelscope",
-    "videocrafter": "videocrafter", "dynamicrafter": "videocrafter", "tooncrafter": "videocrafter",
-    "t2vturbo": "videocrafter",
-    "svd": "svd",
-    "animatediff": "animatediff", "animatelcm": "animatediff", "pia": "animatediff", "t2vzero": "animatediff",
-    "opensora": "opensora", "opensoraplan": "opensora", "latte": "opensora",
-    "lavie": "lavie", "seine": "lavie", "vlogger": "lavie", "consisti2v": "lavie",
-    "gen2": "closed",
-}
 
 
 def lineage(generator: str) -> str:
-    if generator.startswith("vidprov"):
-        return generator  # each vidprov generator family is its own lineage
-    return LINEAGE.get(generator, generator or "real")
+    """The generator's family (vidprov.lineage); real clips are 'real'."""
+    return family_of(generator) if generator else "real"
 
 
 def _clip_auc(table: pd.DataFrame, p: np.ndarray) -> tuple[float, pd.DataFrame]:

@@ -20,6 +20,7 @@ from vidprov.detector.trees import (
     calibrator_state,
     fit_calibrator,
 )
+from vidprov.detector.weighting import balanced_weights
 from vidprov.detector.windowed import WindowedDetector, WindowScore
 from vidprov.detector.windows import with_legacy_window
 
@@ -130,25 +131,12 @@ class FeatureDetector(WindowedDetector):
             return model, np.abs(model.coef) / (np.abs(model.coef).sum() + 1e-12)
         raise ValueError(f"classifier must be 'gb' or 'logreg', got {self.classifier!r}")
 
-    @staticmethod
-    def _balance(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
-        """Weights giving each class equal total mass and each group within a class equal mass,
-        so a long real clip with many windows or a big group cannot dominate."""
-        w = np.ones(len(y))
-        for c in (0, 1):
-            in_c = y == c
-            gs, counts = np.unique(groups[in_c], return_counts=True)
-            per = dict(zip(gs, 1.0 / counts, strict=True))
-            w[in_c] = [per[g] for g in groups[in_c]]
-            w[in_c] *= len(y) / 2 / w[in_c].sum()
-        return w
-
     def fit_features(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: Sequence[str]) -> FeatureDetector:
         """Fit on a precomputed window-feature matrix (the training command caches features)."""
         from sklearn.model_selection import StratifiedGroupKFold
 
         x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.int64), np.asarray(groups)
-        weights = self._balance(y, groups)
+        weights = balanced_weights(y, groups)
         n_splits = min(self.cv, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
         oof = np.full(len(y), np.nan)
         if n_splits >= 2:

@@ -185,6 +185,10 @@ def load_detector(folder, device: str | None = None) -> WindowedDetector:
         return SpacetimeDetector.load(folder, device=device)
     if kind == "features":
         return FeatureDetector.load(folder)
+    if kind == "backbone":
+        from vidprov.detector.backbone_model import BackboneDetector
+
+        return BackboneDetector.load(folder, device=device)
     from vidprov.detector.persist import DetectorFileError
 
     raise DetectorFileError(f"{folder}: unknown detector kind {kind!r}")

@@ -71,6 +71,7 @@ class ScanReport:
     real_below: float | None = None
     segments: list[Segment] = field(default_factory=list)
     drivers: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # the drivers in words, strongest first
     analysed_s: float = 0.0
     duration_s: float | None = None
     analysed_fraction: float | None = None
@@ -81,6 +82,13 @@ class ScanReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def evidence_sentence(what: str, log_odds: float) -> str:
+    """One driver in words: which signal, which way, how strongly (log-odds on the detector's scale)."""
+    strength = "strongly" if abs(log_odds) >= 2 else "moderately" if abs(log_odds) >= 0.5 else "weakly"
+    side = "generated" if log_odds > 0 else "real camera footage"
+    return f"{what[0].upper()}{what[1:]}: {strength} towards {side} ({log_odds:+.2f} log-odds)."
 
 
 def verdict_for(p: float, threshold: float, real_below: float) -> str:
@@ -276,11 +284,13 @@ class Scanner:
             for fname, contrib in s.drivers:
                 drivers[fname] = drivers.get(fname, 0.0) + contrib / len(scores)
         top = sorted(drivers.items(), key=lambda kv: -abs(kv[1]))[: self.explain]
+        describe = getattr(self.detector, "describe_signal", lambda name: f"the feature {name}")
         prov = _provenance(src) if self.provenance else None
         return ScanReport(
             path=label, p_generated=p, verdict=verdict, threshold=self.threshold, real_below=self.real_below,
             segments=[Segment(s.start_s, s.end_s, s.p_generated) for s in scores],
             drivers=[{"feature": k, "log_odds": v, "towards": "generated" if v > 0 else "real"} for k, v in top],
+            evidence=[evidence_sentence(describe(k), v) for k, v in top],
             analysed_s=analysed, duration_s=duration,
             analysed_fraction=None if not duration else min(1.0, analysed / duration),
             detector=self.name, provenance=prov, provenance_verdict=_combine(verdict, prov),

@@ -23,6 +23,7 @@ from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.temporal import luma
 from vidprov.detector.trees import Platt
+from vidprov.detector.weighting import balanced_weights
 from vidprov.detector.windowed import WindowedDetector
 from vidprov.detector.windows import with_legacy_window
 
@@ -171,8 +172,6 @@ class SpacetimeDetector(WindowedDetector):
         import torch
         from tqdm import tqdm
 
-        from vidprov.detector.feature_model import FeatureDetector
-
         y, groups = np.asarray(y, np.int64), np.asarray(groups)
         lum = self._view(lum)
         held = self._split_calibration(y, groups)
@@ -183,7 +182,7 @@ class SpacetimeDetector(WindowedDetector):
         net = build_net(self.arch, self.hidden).to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         idx = np.flatnonzero(train)
-        weights = FeatureDetector._balance(y[idx], groups[idx])
+        weights = balanced_weights(y[idx], groups[idx])
         steps_per_epoch = max(1, len(idx) // self.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=self.epochs * steps_per_epoch)
         loss_fn = torch.nn.BCEWithLogitsLoss()

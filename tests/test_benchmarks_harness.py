@@ -39,12 +39,14 @@ def folder(tmp_path_factory):
 
 
 def test_family_table_covers_shared_generators():
-    assert PR.family_of("zeroscope") == "modelscope"
-    assert PR.family_of("tooncrafter") == "videocrafter"
-    assert PR.family_of("brand-new") == "brand-new"
+    from vidprov.lineage import GENERATOR_FAMILIES, family_of
+
+    assert family_of("zeroscope") == "modelscope"
+    assert family_of("tooncrafter") == "videocrafter"
+    assert family_of("brand-new") == "brand-new"
     if DEFAULT_SHARED_MANIFEST.exists():
         gens = set(Manifest.from_shared().where(label="generated").df["generator"])
-        assert gens <= set(PR.GENERATOR_FAMILIES), sorted(gens - set(PR.GENERATOR_FAMILIES))
+        assert gens <= set(GENERATOR_FAMILIES), sorted(gens - set(GENERATOR_FAMILIES))
 
 
 def test_folds_never_leak(folder):

@@ -220,5 +220,5 @@ def test_shipped_models_load_by_name(tmp_path):
     assert resolve_model_dir(None) == resolve_model_dir("default") == DEFAULT_MODEL_DIR
     assert resolve_model_dir("with-vidprov") == SHIPPED_DIR / "with-vidprov"
     assert resolve_model_dir(tmp_path) == tmp_path  # a folder path stays a folder path
-    with pytest.raises(DetectorFileError, match="shipped ones: default, with-vidprov"):
+    with pytest.raises(DetectorFileError, match="shipped ones: default, handcrafted, with-vidprov"):
         vidprov.Scanner(model=tmp_path / "no-such-model", provenance=False)

@@ -77,6 +77,7 @@ def test_train_cli_rejects_bad_member_options_in_one_line(manifest, tmp_path, ar
 
     from vidprov.cli import app
 
-    res = CliRunner().invoke(app, ["detector", "train", "--data", str(manifest), "--out", str(tmp_path / "d"), *args])
+    res = CliRunner().invoke(app, ["detector", "train", "--model", "fused", "--data", str(manifest), "--out",
+                                 str(tmp_path / "d"), *args])
     assert res.exit_code == 2 and message in " ".join(res.output.split()) and "Traceback" not in res.output
     assert not (tmp_path / "d").exists()
