@@ -109,7 +109,7 @@ def test_scores_equal_the_single_process_scanner(local_ray, model_dir, folder, t
         assert row["p_generated"] == pytest.approx(rep.p_generated, abs=1e-9)
         assert [s["p_generated"] for s in row["segments"]] == pytest.approx([s.p_generated for s in rep.segments])
         assert json.loads(row["provenance"]).keys() == rep.provenance.keys()
-        assert json.loads(row["drivers"]) == rep.drivers
+        assert json.loads(row["drivers"]) == rep.drivers and list(row["evidence"]) == rep.evidence
 
 
 def test_rerun_skips_finished_items_and_rescans_changed_ones(local_ray, model_dir, folder, tmp_path):

@@ -39,6 +39,7 @@ SCHEMA = pa.schema([
     ("real_below", pa.float64()),
     ("segments", pa.list_(SEGMENT)),
     ("drivers", pa.string()),
+    ("evidence", pa.list_(pa.string())),
     ("analysed_s", pa.float64()),
     ("duration_s", pa.float64()),
     ("analysed_fraction", pa.float64()),

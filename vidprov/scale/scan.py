@@ -101,7 +101,7 @@ def report_row(report, checked: dict[str, Any], version: str) -> dict[str, Any]:
         "item": checked["item"], "path": checked["path"], "content_sha256": checked["content_sha256"],
         "size_bytes": checked["size_bytes"], "p_generated": d["p_generated"], "verdict": d["verdict"],
         "threshold": d["threshold"], "real_below": d["real_below"], "segments": d["segments"],
-        "drivers": json.dumps(d["drivers"]), "analysed_s": d["analysed_s"], "duration_s": d["duration_s"],
+        "drivers": json.dumps(d["drivers"]), "evidence": d.get("evidence", []), "analysed_s": d["analysed_s"], "duration_s": d["duration_s"],
         "analysed_fraction": d["analysed_fraction"],
         "provenance": None if d["provenance"] is None else json.dumps(d["provenance"], default=str),
         "provenance_verdict": d["provenance_verdict"], "error": d["error"], "detector": d["detector"],
