@@ -164,7 +164,8 @@ def build_dataset(inputs: Iterable[str | os.PathLike], *, model: str | os.PathLi
         .map_batches(check_files, batch_size=None, batch_format="pyarrow", fn_kwargs={"limits": limits},
                      num_cpus=0, compute=TaskPoolStrategy(size=check_tasks))
         .map_batches(ScoreActor, batch_size=None, batch_format="pyarrow", compute=compute,
-                     fn_constructor_args=(model_arg, scanner_kwargs), num_cpus=1, num_gpus=num_gpus)
+                     fn_constructor_args=(model_arg, {**scanner_kwargs, "limits": limits}), num_cpus=1,
+                     num_gpus=num_gpus)
     )
 
 
