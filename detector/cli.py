@@ -45,19 +45,33 @@ def scan_cmd(
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV here.")] = None,
     threshold: Annotated[float | None, typer.Option(help="P(generated) at or above which a clip is called generated (default: the model's 1%-FPR threshold).")] = None,
     model: Annotated[Path | None, typer.Option(help="A trained detector folder, or a shipped model's name: default, with-vidprov (see the README).")] = None,
-    workers: Annotated[int, typer.Option(help="Clips scanned in parallel threads.")] = 1,
+    workers: Annotated[int | None, typer.Option(help="Clips scanned in parallel threads (default 1); with --ray, scoring "
+                                                     "actors (default: from 1 up to the cluster's CPUs).")] = None,
     max_windows: Annotated[int, typer.Option(help="Windows (2 s each) analysed per clip, spread over long clips.")] = 16,
     device: Annotated[str | None, typer.Option(help="torch device for neural members (default: cuda if present).")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run on Ray (Ray Data): PATHS may also be manifests and list files "
+                                                    "(.txt: one path a line); rows go to --out as Parquet parts.")] = False,
+    address: Annotated[str | None, typer.Option(help="With --ray: an existing cluster (auto, ray://HOST:PORT); "
+                                                     "default RAY_ADDRESS, else a local Ray started here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="With --ray: output folder of Parquet parts; a re-run skips the "
+                                                  "items it already holds.")] = None,
+    rows_per_block: Annotated[int, typer.Option(help="With --ray: items per Ray task.")] = 16,
+    flush_rows: Annotated[int, typer.Option(help="With --ray: rows per Parquet part (also written every 30 s).")] = 256,
 ) -> None:
     """Scan videos for signs of AI generation: P(generated), verdict, per-segment scores, drivers."""
     import pandas as pd
 
     from vidprov.provenance import Scanner
 
+    if ray or address is not None or out is not None:
+        _scan_on_ray(paths, ray=ray, address=address, out=out, as_json=as_json, csv=csv, model=model,
+                     workers=workers, rows_per_block=rows_per_block, flush_rows=flush_rows,
+                     threshold=threshold, max_windows=max_windows, device=device)
+        return
     files = expand_paths(paths)
     if not files:
         raise typer.BadParameter("no video files found in the given paths")
-    scanner = Scanner(model, threshold=threshold, max_windows=max_windows, device=device, workers=workers)
+    scanner = Scanner(model, threshold=threshold, max_windows=max_windows, device=device, workers=workers or 1)
     reports = []
     order = {str(f): i for i, f in enumerate(files)}
     with console.status("scanning", spinner="dots") if not as_json else _Null():
@@ -75,6 +89,32 @@ def scan_cmd(
     else:
         print_table(reports, scanner.threshold)
     if any(r.error for r in reports):
+        raise typer.Exit(2)
+
+
+def _scan_on_ray(paths: list[Path], *, ray: bool, address: str | None, out: Path | None, as_json: bool, csv: Path | None,
+                 model: Path | None, workers: int | None, rows_per_block: int, flush_rows: int, **scanner_kwargs) -> None:
+    from collections import Counter
+
+    from vidprov.scale import require_ray, scan_dataset
+
+    if not ray:
+        raise typer.BadParameter("--address and --out are options of --ray")
+    if out is None:
+        raise typer.BadParameter("--ray writes its rows to a Parquet folder: give --out results.parquet")
+    if as_json or csv is not None:
+        raise typer.BadParameter("--json and --csv are for the single-process scan; --ray writes Parquet to --out")
+    for flag, value in (("--workers", workers), ("--rows-per-block", rows_per_block), ("--flush-rows", flush_rows)):
+        if value is not None and value < 1:
+            raise typer.BadParameter(f"{flag} must be at least 1, got {value}")
+    require_ray()  # before any listing: says how to install it
+    verdicts: Counter = Counter()
+    written, before = scan_dataset(paths, out, model=model, address=address, workers=workers,
+                                   rows_per_block=rows_per_block, flush_rows=flush_rows,
+                                   progress=lambda rows: verdicts.update(r["verdict"] for r in rows), **scanner_kwargs)
+    summary = ", ".join(f"{n} {v}" for v, n in verdicts.most_common()) or "nothing new"
+    console.print(f"{written} rows written to {out} ({summary}); {before} were there already")
+    if verdicts.get("error"):
         raise typer.Exit(2)
 
 
@@ -241,10 +281,23 @@ def bench_scan(
     repeats: Annotated[int, typer.Option(help="Timed repetitions (the median is reported).")] = 3,
     model: Annotated[Path | None, typer.Option(help="Detector folder (default: the shipped one).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Instead: clips/s and video-seconds/s of the single-process "
+                                                    "scanner and of `scan --ray` with 1 and 2 scoring actors.")] = False,
+    clips: Annotated[int, typer.Option(help="With --ray and no FILES: copies of the default clip scanned.")] = 24,
+    address: Annotated[str | None, typer.Option(help="With --ray: an existing cluster (default: a local Ray).")] = None,
 ) -> None:
     """Scan time vs plain decode time (and x real time), side by side in one run."""
     from vidprov.detector.bench_scan import run_bench_scan
 
+    if ray:
+        from vidprov.scale import require_ray
+        from vidprov.scale.bench import run_bench_scan_ray
+
+        require_ray()
+        if clips < 1:
+            raise typer.BadParameter(f"--clips must be at least 1, got {clips}")
+        run_bench_scan_ray(files, clips=clips, model=model, address=address, console=console, out=out)
+        return
     run_bench_scan(files=files, repeats=repeats, model=model, out=out, console=console)
 
 

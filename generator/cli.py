@@ -86,6 +86,9 @@ def generate_dataset(
     model: Annotated[str, typer.Option(help="--from-real: ltx, wan or a pipeline folder.")] = "ltx",
     size: Annotated[int, typer.Option(help="--from-real: side of the normalised square window.")] = 256,
     limit: Annotated[int | None, typer.Option(help="--from-real: only the first LIMIT real clips, in manifest order.")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="One clip per Ray task, on a local Ray or --address.")] = False,
+    address: Annotated[str | None, typer.Option(help="With --ray: an existing cluster (auto, ray://HOST:PORT); "
+                                                     "default RAY_ADDRESS, else a local Ray started here.")] = None,
 ) -> None:
     """Generate a labelled synthetic data set with a Manifest; resumable (finished clips are skipped).
 
@@ -114,9 +117,20 @@ def generate_dataset(
     from vidprov.manifest import Manifest
     from vidprov.provenance import write_clip
 
+    if address is not None and not ray:
+        raise typer.BadParameter("--address is an option of --ray")
+    if ray:
+        from vidprov.scale import require_ray
+
+        require_ray()  # before any work: says how to install it
     plan = make_plan(n, _csv(models), _csv(steps, int), _csv(guidance, float), read_prompts(prompts), seed)
     real_manifest = (Manifest.read(data) if data else Manifest.from_shared()) if real else None
-    m = run(out, plan, write_clip=write_clip, device=device, real_manifest=real_manifest, mark=mark, sign=sign)
+    if ray:
+        from vidprov.scale.generate import generate_dataset as run_on_ray
+
+        m = run_on_ray(out, plan, device=device, real_manifest=real_manifest, mark=mark, sign=sign, address=address)
+    else:
+        m = run(out, plan, write_clip=write_clip, device=device, real_manifest=real_manifest, mark=mark, sign=sign)
     console.print(f"{len(m)} clips ({m.df['label'].value_counts().to_dict()}) -> {out / 'manifest.csv'}")
 
 

@@ -83,6 +83,40 @@ def make_plan(n: int, models: list[str], steps: list[int], guidance: list[float]
 ClipWriter = Callable[..., dict]
 
 
+def generate_item(item: ClipPlan, out: str | os.PathLike, *, write_clip: ClipWriter, device: str | None = None,
+                  mark: bool = True, sign: bool = True) -> dict:
+    """One clip of the plan into OUT (skipped when its mp4 and sidecar exist); returns its manifest row."""
+    from vidprov.generator.video_generator import load
+
+    out = Path(out)
+    mp4 = out / f"{item.stem}.mp4"
+    side = mp4.with_suffix(".json")
+    if side.exists() and mp4.exists():
+        meta = json.loads(side.read_text())
+    else:
+        gen = load(item.model, device=device)
+        clip = gen(item.prompt, seed=item.seed, steps=item.steps, guidance=item.guidance)
+        meta = write_clip(clip.replace(group=item.group), mp4, mark=mark, sign=sign)
+    return {"path": str(mp4.relative_to(out)), "label": "generated", "generator": meta.get("generator", item.model),
+            "group": f"{meta.get('generator', item.model)}/{item.group}", "prompt": item.prompt,
+            "seed": item.seed, "steps": item.steps, "guidance": item.guidance,
+            "checkpoint_hash": meta.get("checkpoint_hash", "")}
+
+
+def write_manifest(out: str | os.PathLike, plan: list[ClipPlan], rows: list[dict], *, write_clip: ClipWriter,
+                   real_manifest=None, progress: bool = True):
+    """OUT/manifest.csv from the generated rows (in plan order) and, given real_manifest, the matching real set."""
+    from vidprov.manifest import Manifest
+
+    out = Path(out)
+    rows = list(rows)
+    if real_manifest is not None:
+        rows += _matching_real(out, plan, real_manifest, write_clip, progress=progress)
+    manifest = Manifest(pd.DataFrame(rows), root=out)
+    manifest.write(out / "manifest.csv")
+    return manifest
+
+
 def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, write_clip: ClipWriter,
                      device: str | None = None, real_manifest=None, progress: bool = True, mark: bool = True,
                      sign: bool = True):
@@ -91,31 +125,11 @@ def generate_dataset(out: str | os.PathLike, plan: list[ClipPlan], *, write_clip
     Generated clips are written with write_clip(..., mark=mark, sign=sign); real ones plain."""
     from tqdm import tqdm
 
-    from vidprov.generator.video_generator import load
-    from vidprov.manifest import Manifest
-
-    out = Path(out)
     if removed := remove_stale_temps_below(out):  # what a killed run was writing
         log.info("%s: removed %d temporary files left by an interrupted run", out, removed)
-    rows = []
-    for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress):
-        mp4 = out / f"{item.stem}.mp4"
-        side = mp4.with_suffix(".json")
-        if side.exists() and mp4.exists():
-            meta = json.loads(side.read_text())
-        else:
-            gen = load(item.model, device=device)
-            clip = gen(item.prompt, seed=item.seed, steps=item.steps, guidance=item.guidance)
-            meta = write_clip(clip.replace(group=item.group), mp4, mark=mark, sign=sign)
-        rows.append({"path": str(mp4.relative_to(out)), "label": "generated", "generator": meta.get("generator", item.model),
-                     "group": f"{meta.get('generator', item.model)}/{item.group}", "prompt": item.prompt,
-                     "seed": item.seed, "steps": item.steps, "guidance": item.guidance,
-                     "checkpoint_hash": meta.get("checkpoint_hash", "")})
-    if real_manifest is not None:
-        rows += _matching_real(out, plan, real_manifest, write_clip, progress=progress)
-    manifest = Manifest(pd.DataFrame(rows), root=out)
-    manifest.write(out / "manifest.csv")
-    return manifest
+    rows = [generate_item(item, out, write_clip=write_clip, device=device, mark=mark, sign=sign)
+            for item in tqdm(plan, desc="generating clips", unit="clip", disable=not progress)]
+    return write_manifest(out, plan, rows, write_clip=write_clip, real_manifest=real_manifest, progress=progress)
 
 
 def _matching_real(out: Path, plan: list[ClipPlan], manifest, write_clip: ClipWriter, *,

@@ -34,8 +34,8 @@ def make(prompt: str, model: str, seed: int, steps: int, protect: bool) -> bytes
     with tempfile.TemporaryDirectory(prefix="vidprov-app-") as tmp:
         out = Path(tmp) / "generated.mp4"
         if protect:
-            from vidprov.watermark.credentials import Claims
             from vidprov.provenance import protect as protect_clip
+            from vidprov.watermark.credentials import Claims
 
             claims = Claims(generator=f"vidprov-{gen.family}", generator_version=vidprov.__version__, model=model,
                             checkpoint_sha256=gen.checkpoint_hash, prompt=prompt, seed=int(seed))
