@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-bench = typer.Typer(help="Benchmarks: io, detector, watermark, scan, generator.", no_args_is_help=True)
+bench = typer.Typer(help="Benchmarks: io, detector, watermark, scan, generator, limits.", no_args_is_help=True)
 app.add_typer(bench, name="bench")
 
 _state = {"debug": False}
@@ -124,12 +124,13 @@ def bench_limits(
 def _register_components() -> None:
     # Each component's cli module adds its commands through register(app, bench); heavy imports stay
     # inside the commands.
+    from vidprov.app import cli as app_cli
     from vidprov.benchmarks import cli as benchmarks_cli
     from vidprov.detector import cli as detector_cli
     from vidprov.generator import cli as generator_cli
     from vidprov.watermark import cli as watermark_cli
 
-    for module in (generator_cli, watermark_cli, detector_cli, benchmarks_cli):
+    for module in (generator_cli, watermark_cli, detector_cli, benchmarks_cli, app_cli):
         module.register(app, bench)
 
 
