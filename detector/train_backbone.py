@@ -263,24 +263,34 @@ def _ci(fig: dict) -> str:
 
 
 def model_card_markdown(card: dict) -> str:
-    m = card["metrics"]
+    m, p = card["metrics"], card.get("params", {})
     lines = ["# vidprov backbone detector: model card", "",
              "Frozen ImageNet MobileNetV2 + EfficientNet-Lite0 appearance statistics and feature-trajectory "
-             "geometry, read by a standardised logistic regression (vidprov.detector.backbone_model).", "",
-             f"Trained by `{card['command']}` on {card['clips']} clips of `{card['data']}` in "
-             f"{card['train_seconds']:.0f} s. Threshold {card['threshold']:.3f} "
-             f"({card['target_fpr']:.0%} FPR of out-of-fold real scores); below {card['real_below']:.3f}: likely real.",
+             "geometry, read by a standardised logistic regression (vidprov.detector.backbone_model). "
+             "The networks are not fine-tuned; only the linear head and its sigmoid calibration are learned.", "",
+             "## Training", "",
+             f"- Command: `{card['command']}` ({card['train_seconds']:.0f} s on a 2-core CPU), seed {p.get('seed', 0)}.",
+             f"- Data: all {card['clips']} clips of `{card['data']}` (labels from its manifest; animation and "
+             "synthetic hard negatives count as not generated)"
+             + (f", plus {card['extra_clips']} training-only clips from `{card['extra_train']}`" if card.get("extra_clips") else "")
+             + ". Every figure below comes from refits of the same recipe on splits that never share a source group.",
+             f"- Threshold {card['threshold']:.3f}: {card['target_fpr']:.0%} of out-of-fold real scores lie above it; "
+             f"below {card['real_below']:.3f} the verdict is 'likely real', between the two 'uncertain'.",
              "", "## Generators it never saw (AUC, 95% bootstrap CI)", ""]
     if "unseen" in m:
         u = m["unseen"]
-        lines.append(f"- Unseen-family protocol ({u['n_generated']} generated / {u['n_real']} real test clips): "
-                     f"**{_ci(u)}**; at its threshold TPR {u['tpr_at_threshold']:.2f}, FPR {u['fpr_at_threshold']:.2f}")
+        lines.append(f"- Unseen-family protocol (train on the first 24 families and 67 real clips, test on the 7 later "
+                     f"families and 22 later real sources; {u['n_generated']} generated / {u['n_real']} real test clips): "
+                     f"**{_ci(u)}**; at the fold's threshold TPR {u['tpr_at_threshold']:.2f}, FPR {u['fpr_at_threshold']:.2f}")
         if "crf35" in u:
             lines.append(f"- the same after H.264 CRF 35: {_ci(u['crf35'])}")
         if "diff" in u:
             lo, hi = u["diff_ci"]
-            lines.append(f"- against `{card['compared_with']}` on the same clips: {u['other_auc']:.3f}; "
-                         f"difference {u['diff']:+.3f} ({lo:+.3f} to {hi:+.3f})")
+            lines.append(f"- against `{card['compared_with']}` (shipped under that name) on the same clips: "
+                         f"{u['other_auc']:.3f}; paired difference {u['diff']:+.3f} ({lo:+.3f} to {hi:+.3f})")
+        if u.get("tpr_per_generator"):
+            lines.append("- TPR at the fold's threshold per unseen generator: "
+                         + ", ".join(f"{g} {v:.2f}" for g, v in sorted(u["tpr_per_generator"].items())))
     if "logo" in m:
         lg = m["logo"]
         lines.append(f"- Leave-one-family-out over {len(lg['families'])} families: mean **{lg['mean']:.3f}**, "
@@ -291,4 +301,10 @@ def model_card_markdown(card: dict) -> str:
         lines += ["", "## In distribution (group split, for reference)", "", f"- AUC {_ci(m['in_dist'])}"]
         if "crf35" in m["in_dist"]:
             lines.append(f"- after H.264 CRF 35: {_ci(m['in_dist']['crf35'])}")
+    lines += ["", "## Limits", "",
+              "- Trained on a few hundred clips of 2023-2024 generators; a 'likely real' score is not proof of "
+              "authenticity, and new generators can score as real.",
+              "- It reads appearance (texture, scene statistics) more than motion: heavy compression, tiny or very "
+              "short clips, animation and screen recordings are outside what it was built for.",
+              "- It does not recognise vidprov's own generators unless trained with them (`--extra-train`)."]
     return "\n".join(lines) + "\n"

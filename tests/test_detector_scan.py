@@ -236,7 +236,7 @@ def test_progress_reports_segments_as_they_are_scored(model_dir, videos):
     long_clip = Clip(np.concatenate([real.frames] * 4), fps=8.0)
     for pipeline in (True, False):
         seen = []
-        rep = Scanner(model_dir, provenance=False, pipeline=pipeline, max_windows=4).scan(
+        rep = Scanner(model_dir, pipeline=pipeline, max_windows=4).scan(
             long_clip, progress=seen.append)
         assert seen, "progress was never called"
         assert [len(s) for s in seen] == sorted(len(s) for s in seen)  # only ever grows

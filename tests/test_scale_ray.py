@@ -15,13 +15,14 @@ from test_detector_models import make_clip  # noqa: E402  (shared synthetic data
 
 from vidprov import encode_video
 from vidprov.detector.models import FeatureDetector
+from vidprov.detector.windows import WindowSpec
 
 ray = pytest.importorskip("ray", reason='needs the distributed extra: pip install "vidprov[distributed]"')
 
 from vidprov.scale import read_results, scan_dataset  # noqa: E402
 from vidprov.scale.results import part_files  # noqa: E402
 
-SPEC = dict(window_size=64, window_frames=8, max_windows=1)
+SPEC = dict(window=WindowSpec(size=64, num_frames=8, max_windows=1))
 ODD_NAMES = ["with space.mp4", "ünïcødé – clip.mp4", "-leading-dash.mp4", "new\nline.mp4", "quote'\"#.mp4"]
 
 
@@ -205,16 +206,18 @@ def test_large_list_of_missing_paths_bounded_memory_one_row_per_line(local_ray, 
 def test_generate_dataset_on_ray_matches_the_single_process_command(local_ray, tmp_path):
     from test_generator_pipeline import tiny_pipeline
 
-    from vidprov.generator.dataset import generate_dataset as generate_here
-    from vidprov.generator.dataset import make_plan
     from vidprov.generator.export import save_pipeline
+    from vidprov.generator.generated_dataset import generate_dataset as generate_here
+    from vidprov.generator.generated_dataset import make_plan
+    from vidprov.provenance import write_clip
     from vidprov.scale.generate import generate_dataset as generate_on_ray
 
     pipe = tmp_path / "pipe"
     save_pipeline(tiny_pipeline("wan"), pipe, settings={"size": 32, "num_frames": 5, "max_tokens": 8})
     plan = make_plan(4, [str(pipe)], [2], [3.0], [("g1", "a cat on grass"), ("g2", "cars on a road")])
     on_ray = generate_on_ray(tmp_path / "ray", plan, device="cpu", mark=False, sign=False, flush_s=0)
-    here = generate_here(tmp_path / "here", plan, device="cpu", mark=False, sign=False, progress=False)
+    here = generate_here(tmp_path / "here", plan, write_clip=write_clip, device="cpu", mark=False, sign=False,
+                         progress=False)
     assert on_ray.df.drop(columns="checkpoint_hash").equals(here.df.drop(columns="checkpoint_hash"))
     from vidprov import read_video
 
