@@ -90,7 +90,7 @@ def test_vae_and_transformer_train_resume_and_export(family, data_dir, tmp_path)
     assert json.loads((out_b / "metrics.json").read_text())["vae"]["steps"] == 3
     assert VideoGenerator.load(out_b, device="cpu")("people walking", seed=0, steps=2).frames.shape == (5, 32, 32, 3)
 
-    # Later sessions continue from the shipped folder, keeping its latent normalisation.
+    # Further training continues from the shipped folder, keeping its latent normalisation.
     s = train_vae(vae_config(family, data_dir, tmp_path / "vae2", steps=1, init_from=str(out / "vae")))
     assert s["step"] == 1
     cfg.out, cfg.init_from, cfg.steps, cfg.dit, cfg.text = str(tmp_path / "dit2"), str(out), 1, None, None
