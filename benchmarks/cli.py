@@ -129,7 +129,7 @@ def bench_detector(
                                                        "(default: d3,frame_cnn,saturation with --quick, else d3,aeroblade,frame_cnn,saturation).")] = None,
     external: Annotated[list[str] | None, typer.Option("--external", help="External detector command with {list} and {out}; "
                                                                           "repeatable.")] = None,
-    protocol: Annotated[str, typer.Option(help="unseen | logo | in-dist | cross | robust | all, or a comma list (unseen generators first).")] = "unseen,logo,in-dist,robust",
+    protocol: Annotated[str, typer.Option(help="unseen | logo | in-dist | cross | robust | unseen-robust | all, or a comma list (unseen generators first).")] = "unseen,logo,in-dist,robust",
     test_data: Annotated[Path | None, typer.Option("--test-data", help="Second manifest for the cross protocol.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: few small clips, short grid (< 3 min).")] = False,
     size: Annotated[int | None, typer.Option(help="Normalised frame size (default 64 quick, 128 full).")] = None,

@@ -26,7 +26,14 @@ from vidprov import metrics as M
 from vidprov.atomic import atomic_write_json as _atomic_json
 from vidprov.benchmarks.clipstore import ClipStore, NormConfig
 from vidprov.benchmarks.plugins import DetectorSpec
-from vidprov.benchmarks.protocols import NEGATIVE_HARD, Fold, binary_labels, build_folds, family_of
+from vidprov.benchmarks.protocols import (
+    NEGATIVE_HARD,
+    PERTURBED_PROTOCOLS,
+    Fold,
+    binary_labels,
+    build_folds,
+    family_of,
+)
 from vidprov.cache import key as cache_key
 from vidprov.errors import VidprovError
 from vidprov.manifest import Manifest
@@ -40,7 +47,7 @@ log = logging.getLogger(__name__)
 class BenchConfig:
     norm: NormConfig = field(default_factory=NormConfig)
     protocols: tuple[str, ...] = ("in-dist",)
-    perturbations: tuple[str, ...] = ROBUSTNESS_GRID  # used by the robust protocol
+    perturbations: tuple[str, ...] = ROBUSTNESS_GRID  # used by the robust and unseen-robust protocols
     test_size: float = 0.3
     seed: int = 0
     n_boot: int = 1000
@@ -146,7 +153,7 @@ def run_benchmark(manifest: Manifest, specs: list[DetectorSpec], cfg: BenchConfi
                 continue
             timings.append({"detector": spec.name, "protocol": fold.protocol, "fold": fold.name,
                             "fit_s": round(fit_s, 2), "fit_cached": cached, "n_train": len(train_rows)})
-            perts = cfg.perturbations if fold.protocol == "robust" else ("none",)
+            perts = cfg.perturbations if fold.protocol in PERTURBED_PROTOCOLS else ("none",)
             test_rows = list(fold.test)
             for pname in perts:
                 pert = get_perturbation(pname)

@@ -13,6 +13,8 @@ clips and the hard negatives (label 'animation' / 'synthetic': human-made CGI, t
   clip shares a family with, so using all of them leaks nothing).
 - cross: train on manifest A (all of it), test on manifest B (all of it).
 - robust: the in-dist fold; the harness scores its test split under every perturbation.
+- unseen-robust: the unseen fold, its test split scored under every perturbation (robustness on
+  generators and real sources no training clip came from).
 
 Thresholds (accuracy/F1 at 0.5 on the calibrated probability) come from training clips only.
 """
@@ -30,7 +32,9 @@ from vidprov.errors import VidprovError
 from vidprov.lineage import family_of, unseen_family_split
 from vidprov.manifest import Manifest
 
-PROTOCOLS = ("unseen", "logo", "in-dist", "cross", "robust")
+PROTOCOLS = ("unseen", "logo", "in-dist", "cross", "robust", "unseen-robust")
+# Protocols whose test split is scored under the perturbation grid (the others: clean clips only).
+PERTURBED_PROTOCOLS = ("robust", "unseen-robust")
 NEGATIVE_HARD = ("animation", "synthetic")
 
 class ProtocolError(VidprovError):
@@ -173,6 +177,10 @@ def build_folds(protocols: list[str], manifest: Manifest, *, test_manifest: Mani
             folds.append(in_distribution(split))
         elif p == "robust":
             folds.append(robustness(split))
+        elif p == "unseen-robust":
+            fold = unseen_family(manifest)
+            fold.protocol = "unseen-robust"
+            folds.append(fold)
         elif p == "logo":
             folds += list(leave_one_family_out(split, families=logo_families))
         elif p == "cross":

@@ -17,6 +17,7 @@ from vidprov import metrics as M
 from vidprov.atomic import atomic_write as _atomic_write
 from vidprov.atomic import atomic_write_json
 from vidprov.benchmarks.harness import BenchResult
+from vidprov.benchmarks.protocols import PERTURBED_PROTOCOLS
 
 MAIN_METRICS = ("roc_auc", "average_precision", "eer", "tpr_at_fpr_1pct", "tpr_at_fpr_0.1pct", "accuracy", "f1", "ece")
 SHORT = {"roc_auc": "AUC", "average_precision": "AP", "eer": "EER", "tpr_at_fpr_1pct": "TPR@1%FPR",
@@ -73,8 +74,8 @@ def _pivot(m: pd.DataFrame, index: list[str], column: str, metric: str = "roc_au
 def summary_table(m: pd.DataFrame) -> pd.DataFrame:
     """One row per detector x protocol x fold, perturbation 'none', all test clips, video level."""
     part = m[(m["perturbation"] == "none") & (m["subset"] == "all") & (m["level"] == "video")]
-    if (part["protocol"] != "robust").any():
-        part = part[part["protocol"] != "robust"]  # its clean rows repeat in-dist
+    if (~part["protocol"].isin(PERTURBED_PROTOCOLS)).any():
+        part = part[~part["protocol"].isin(PERTURBED_PROTOCOLS)]  # their clean rows repeat in-dist / unseen
     rows = []
     for (det, proto, fold), g in part.groupby(["detector", "protocol", "fold"], sort=False):
         by = g.set_index("metric")
@@ -106,10 +107,11 @@ def markdown(result: BenchResult, config: dict, runtime_s: float, command: str) 
         if not logo.empty:
             out.append("\n## Leave-one-generator-family-out: AUC on the held-out family vs test-split negatives\n")
             out.append(_md_table(_pivot(logo, ["fold"], "detector", n_col="n_pos")))
-        rob = video[(video["protocol"] == "robust") & (video["subset"] == "all")]
-        if not rob.empty:
-            out.append("\n## Robustness: AUC on the in-dist test split under each perturbation\n")
-            out.append(_md_table(_pivot(rob, ["perturbation"], "detector")))
+        for proto, split in (("unseen-robust", "unseen-family"), ("robust", "in-dist")):
+            rob = video[(video["protocol"] == proto) & (video["subset"] == "all")]
+            if not rob.empty:
+                out.append(f"\n## Robustness: AUC on the {split} test split under each perturbation\n")
+                out.append(_md_table(_pivot(rob, ["perturbation"], "detector")))
         base = video[(video["protocol"].isin(["in-dist", "cross"])) & (video["perturbation"] == "none")]
         fmt = base[base["subset"].str.startswith("format=") | base["subset"].str.startswith("hard_")
                    | (base["subset"] == "real_vs_generated")]

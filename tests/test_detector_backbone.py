@@ -126,6 +126,8 @@ def test_unseen_protocol_on_the_shared_data():
     assert set(fold.test.df.loc[fold.test.df["label"] == "generated", "generator"]) == {
         "kandinskyvideo", "vchitect2", "animateanything", "cinemo", "anyv2v", "tokenflow", "flatten"}
     assert (fold.test.df["label"] == "real").sum() == 22
+    (robust,) = build_folds(["unseen-robust"], Manifest.from_shared())  # same clips, scored perturbed too
+    assert robust.protocol == "unseen-robust" and robust.test.df["path"].tolist() == fold.test.df["path"].tolist()
 
 
 def test_evidence_sentences_say_signal_direction_and_strength():

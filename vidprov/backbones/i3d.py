@@ -255,7 +255,8 @@ def preprocess(frames: np.ndarray, size: int = INPUT_SIZE) -> torch.Tensor:
     t, h, w, _ = frames.shape
     if min(t, h, w) < 1:
         raise ValueError(f"expected at least one frame of at least 1x1 pixels, got {frames.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    # a copy: decoded frames are often read-only views, which torch.from_numpy warns about
+    x = torch.from_numpy(np.array(frames, order="C")).permute(0, 3, 1, 2).float()
     scale = size / min(h, w)
     new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
     x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=scale < 1)
