@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.color import luma
 from vidprov.detector.frequency import frequency_features
 from vidprov.detector.reconstruction import Reconstruct, latent_features
-from vidprov.detector.stats import luma
 from vidprov.detector.temporal import temporal_features
 
 FAMILIES = ("temporal", "frequency", "latent")
