@@ -47,7 +47,7 @@ def family_of(name: str) -> str:
 
 def extract(clip: Clip, config: FeatureConfig, reconstruct: Reconstruct | None = None,
             y: np.ndarray | None = None) -> dict[str, float]:
-    """y: the clip's luma (stats.luma) when the caller already computed it."""
+    """y: the clip's luma (vidprov.color.luma) when the caller already computed it."""
     feats: dict[str, float] = {}
     if y is None and {"temporal", "frequency"} & set(config.families):
         y = luma(clip.frames)

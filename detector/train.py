@@ -1,8 +1,9 @@
 """`vidprov detector train`: group splits, cached windows/features, member training, stacking,
 the 1%-FPR threshold on held-out real groups, test metrics, and a model card.
 
-Splits are by group (Manifest.group_split): train fits the members, val (held-out groups) fits
-the stacker and picks the threshold, test is only measured. Test metrics are computed on clip
+Splits are by group (Manifest.group_split): train fits the members (through FusedDetector.fit_stacked,
+on the cached windows), the stacker and the threshold rest on the training groups' out-of-fold scores
+plus val (held-out groups), test is only measured. Test metrics are computed on clip
 scores (mean of window probabilities), per source format and per generator, and again after an
 H.264 CRF 35 re-encode of the test clips.
 """

@@ -250,7 +250,7 @@ def model_card_markdown(card: dict) -> str:
              "synthetic hard negatives count as not generated)"
              + (f", plus {card['extra_clips']} training-only clips from `{card['extra_train']}`" if card.get("extra_clips") else "")
              + ". Every figure below comes from refits of the same recipe on splits that never share a source group.",
-             f"- Threshold {card['threshold']:.3f}: {card['target_fpr']:.0%} of out-of-fold real scores lie above it; "
+             f"- Threshold {card['threshold']:.3f}: at most {card['target_fpr']:.0%} of out-of-fold real scores reach it; "
              f"below {card['real_below']:.3f} the verdict is 'likely real', between the two 'uncertain'.",
              "", "## Generators it never saw (AUC, 95% bootstrap CI)", ""]
     if "unseen" in m:
