@@ -26,6 +26,7 @@ import numpy as np
 
 import vidprov.generator  # noqa: F401  (registers the shipped VAE families that vae_family names)
 from vidprov.clip import Clip
+from vidprov.color import luma_u8
 from vidprov.detector.base import ClipDetector
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
@@ -91,8 +92,7 @@ class _Calibrated1D(ClipDetector):
 # -- D3-style second-order temporal differences -------------------------------------------------
 def frame_features(clip: Clip, size: int = 32) -> np.ndarray:
     """(T, size*size) grey thumbnails in [0, 1]: a fixed, training-free frame embedding."""
-    grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (size, size), interpolation=cv2.INTER_AREA)
-            for f in clip.frames]
+    grey = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in luma_u8(clip.frames)]
     return np.stack(grey).reshape(len(grey), -1).astype(np.float32) / 255.0
 
 
@@ -283,7 +283,7 @@ def _sample_frames(clip: Clip, k: int, size: int, colour: bool = True) -> np.nda
     idx = np.unique(np.linspace(0, clip.num_frames - 1, min(k, clip.num_frames)).round().astype(int))
     frames = np.stack([cv2.resize(clip.frames[i], (size, size), interpolation=cv2.INTER_AREA) for i in idx])
     if not colour:
-        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+        grey = luma_u8(frames)
         frames = np.repeat(grey[..., None], 3, axis=-1)
     return frames
 

@@ -88,6 +88,24 @@ def summary_table(m: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend: reports are written where no display exists."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def markdown(result: BenchResult, config: dict, runtime_s: float, command: str) -> str:
     m = result.metrics
     out = [f"# Detector benchmark\n\nCommand: `{command}`  \nRuntime: {runtime_s:.0f} s on "
@@ -142,10 +160,7 @@ def markdown(result: BenchResult, config: dict, runtime_s: float, command: str) 
 
 # -- plots ---------------------------------------------------------------------------------------
 def plot_roc_per_family(scores: pd.DataFrame, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     part = scores[(scores["perturbation"] == "none") & (scores["protocol"].isin(["in-dist", "cross"]))]
     dets = list(part["detector"].unique())
@@ -165,17 +180,12 @@ def plot_roc_per_family(scores: pd.DataFrame, path: Path) -> bool:
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
         ax.set(title=f"{det}: ROC per generator family", xlabel="FPR", ylabel="TPR")
         ax.legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
 def plot_auc_vs_crf(metrics: pd.DataFrame, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     m = metrics[(metrics["protocol"] == "robust") & (metrics["subset"] == "all") & (metrics["level"] == "video")
                 & (metrics["metric"] == "roc_auc")]
@@ -192,17 +202,12 @@ def plot_auc_vs_crf(metrics: pd.DataFrame, path: Path) -> bool:
     ax.set(xlabel="extra H.264 CRF (0 = clean)", ylabel="ROC AUC (95% CI)", title="AUC vs re-encoding strength",
            ylim=(0, 1))
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
 def plot_calibration(scores: pd.DataFrame, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     part = scores[(scores["perturbation"] == "none") & (scores["protocol"].isin(["in-dist", "cross"]))]
     if part.empty:
@@ -219,9 +224,7 @@ def plot_calibration(scores: pd.DataFrame, path: Path) -> bool:
     ax.set(xlabel="predicted P(generated)", ylabel="fraction generated", title="Calibration (test split)",
            xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vidprov.color import luma_u8
+
 # Below these the detector sees less than it was trained on (16 frames at 8 fps, 256-px crops of
 # windows of camera clips): its score can still be computed, but it means less.
 MIN_DURATION_S = 2.0
@@ -38,7 +40,7 @@ def noise_residual(frame: np.ndarray) -> np.ndarray:
 
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    grey = luma_u8(frame)
     resid = np.abs(grey.astype(np.float32) - cv2.medianBlur(grey, 3).astype(np.float32))
     top = float(np.percentile(resid, 99)) or 1.0
     return (np.clip(resid / top, 0, 1) * 255).astype(np.uint8)

@@ -82,6 +82,12 @@ class FeatureDetector(WindowedDetector):
             self._vae = handle
         return self._vae.reconstruct
 
+    def vae_reconstruction(self):
+        """(reconstruct, VAE fingerprint) of the latent family, or (None, None) without it: what a caller that
+        computes this model's features itself (the training command's cache) needs."""
+        reconstruct = self._reconstruct()
+        return reconstruct, (self._vae.fingerprint if reconstruct else None)
+
     def _remember_vae(self) -> None:
         if "latent" in self.families:
             self._reconstruct()

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.color import luma
 from vidprov.detector.frequency import frequency_features
 from vidprov.detector.reconstruction import Reconstruct, latent_features
-from vidprov.detector.stats import luma
 from vidprov.detector.temporal import temporal_features
 
 FAMILIES = ("temporal", "frequency", "latent")
@@ -47,7 +47,7 @@ def family_of(name: str) -> str:
 
 def extract(clip: Clip, config: FeatureConfig, reconstruct: Reconstruct | None = None,
             y: np.ndarray | None = None) -> dict[str, float]:
-    """y: the clip's luma (stats.luma) when the caller already computed it."""
+    """y: the clip's luma (vidprov.color.luma) when the caller already computed it."""
     feats: dict[str, float] = {}
     if y is None and {"temporal", "frequency"} & set(config.families):
         y = luma(clip.frames)

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.detector.stats import EPS, kurtosis, luma
+from vidprov.color import luma
+from vidprov.detector.stats import EPS, kurtosis
 
 N_RADIAL_BINS = 32
 FRAME_STEP = 2  # frequency statistics use every second frame of a window (features.FEATURE_VERSION 2)

@@ -9,18 +9,19 @@ Every member is trained on all groups, and the stacker on out-of-fold scores fro
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from vidprov import color
 from vidprov.clip import Clip
 from vidprov.detector.exported_models import LinearModel
 from vidprov.detector.feature_model import FeatureDetector
 from vidprov.detector.persist import load_folder, read_kind, save_folder
 from vidprov.detector.registry import register
 from vidprov.detector.spacetime import SpacetimeDetector
-from vidprov.detector.stats import luma as window_luma
 from vidprov.detector.window_detector import DETECTOR_WINDOW, TINY_WINDOW, WindowedDetector, WindowScore
 from vidprov.detector.windows import WindowSpec
 
@@ -34,6 +35,28 @@ def logit(p: np.ndarray) -> np.ndarray:
     """Log-odds of probabilities, clipped to [1e-4, 1 - 1e-4] first: the stacker's inputs."""
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
+
+
+class MemberTrainer(Protocol):
+    """How FusedDetector.fit_stacked fits a member on some training rows and scores others: over clips
+    (ClipMembers), or over the windows and features the training command has cached."""
+
+    def fit(self, name: str, rows: np.ndarray) -> WindowedDetector: ...
+
+    def proba(self, member: WindowedDetector, rows: np.ndarray) -> np.ndarray: ...
+
+
+class ClipMembers:
+    """Members fitted on, and scoring, whole clips (rows are clip indices)."""
+
+    def __init__(self, fused: FusedDetector, clips: Sequence[Clip], y: np.ndarray, groups: np.ndarray):
+        self.fused, self.clips, self.y, self.groups = fused, clips, y, groups
+
+    def fit(self, name: str, rows: np.ndarray) -> WindowedDetector:
+        return self.fused.new_member(name).fit([self.clips[i] for i in rows], self.y[rows], self.groups[rows])
+
+    def proba(self, member: WindowedDetector, rows: np.ndarray) -> np.ndarray:
+        return member.predict_proba([self.clips[i] for i in rows])[:, 1]
 
 
 @register("fused")
@@ -56,7 +79,8 @@ class FusedDetector(WindowedDetector):
         return dict(member_params={k: {a: b for a, b in v.items() if a != "window"} for k, v in tiny.items()},
                     window=TINY_WINDOW)
 
-    def _new_member(self, name: str):
+    def new_member(self, name: str) -> WindowedDetector:
+        """An unfitted member of this type, with this model's window, seed and member parameters."""
         if name not in MEMBER_TYPES:
             raise ValueError(f"unknown fused member {name!r}; valid: {sorted(MEMBER_TYPES)}")
         return MEMBER_TYPES[name](**{"window": self.window, "seed": self.seed, **MEMBER_DEFAULTS.get(name, {}),
@@ -75,26 +99,43 @@ class FusedDetector(WindowedDetector):
     def fit(self, clips: Sequence[Clip], y, groups=None) -> FusedDetector:
         y = self._check_fit_input(clips, y)
         groups = np.arange(len(clips)) if groups is None else np.asarray(groups)
+        return self.fit_stacked(ClipMembers(self, clips, y, groups), y, groups)
+
+    def fit_stacked(self, trainer: MemberTrainer, y, groups, stack_rows: np.ndarray | None = None,
+                    extra: Callable[[list], tuple[np.ndarray, np.ndarray]] | None = None) -> FusedDetector:
+        """Fit the members and the stacker on training rows (clips, or windows the caller has cached) that
+        `trainer` fits members on and scores; every fit in the package goes through here.
+
+        stack_rows: the rows whose out-of-fold scores the stacker learns from (default all; the training
+        command leaves out augmented copies). extra(members) -> (member probabilities, labels) of held-out
+        rows outside the training data, added to the stacker's inputs. Afterwards stack_rows_ holds the rows
+        the stacker saw and stack_proba_ their member probabilities from members that never saw them."""
+        y, groups = np.asarray(y), np.asarray(groups)
+        stack_rows = np.arange(len(y)) if stack_rows is None else np.asarray(stack_rows)
         folds = self._oof_folds(y, groups)
         if folds:
-            z = np.full((len(y), len(self.members)), np.nan)
+            p = np.full((len(y), len(self.members)), np.nan)
             for k, (tr, te) in enumerate(folds):
                 log.info("fused: out-of-fold members %d/%d", k + 1, len(folds))
                 for j, name in enumerate(self.members):
-                    m = self._new_member(name).fit([clips[i] for i in tr], y[tr], groups[tr])
-                    z[te, j] = logit(m.predict_proba([clips[i] for i in te])[:, 1])
-            self.members_ = [self._new_member(n).fit(clips, y, groups) for n in self.members]
-            return self._fit_stacker(z, y)
-        log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
-        held = self.holdout_mask(y, groups)
-        fit_idx = np.flatnonzero(~held) if held.any() else np.arange(len(y))
-        cal_idx = np.flatnonzero(held) if held.any() else fit_idx
-        self.members_ = []
-        for name in self.members:
-            m = self._new_member(name).fit([clips[i] for i in fit_idx], y[fit_idx], groups[fit_idx])
-            self.members_.append(m)
-        z = np.column_stack([logit(m.predict_proba([clips[i] for i in cal_idx])[:, 1]) for m in self.members_])
-        return self._fit_stacker(z, y[cal_idx])
+                    p[te, j] = trainer.proba(trainer.fit(name, tr), te)
+            self.members_ = [trainer.fit(n, np.arange(len(y))) for n in self.members]
+            self.stack_rows_ = stack_rows
+        else:
+            log.warning("fused: too few groups for out-of-fold stacking; using a holdout split")
+            held = self.holdout_mask(y, groups)
+            fit_idx = np.flatnonzero(~held) if held.any() else np.arange(len(y))
+            self.members_ = [trainer.fit(n, fit_idx) for n in self.members]
+            cal_idx = np.flatnonzero(held) if held.any() else fit_idx
+            self.stack_rows_ = np.intersect1d(cal_idx, stack_rows)
+            p = np.full((len(y), len(self.members)), np.nan)
+            p[self.stack_rows_] = np.column_stack([trainer.proba(m, self.stack_rows_) for m in self.members_])
+        self.stack_proba_ = p[self.stack_rows_]
+        z, yz = self.stack_proba_, y[self.stack_rows_]
+        if extra is not None:
+            pe, ye = extra(self.members_)
+            z, yz = np.concatenate([z, pe]), np.concatenate([yz, ye])
+        return self._fit_stacker(logit(z), yz)
 
     def _oof_folds(self, y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Group folds whose training parts hold both classes in >= 2 groups; [] when there are too few."""
@@ -116,18 +157,16 @@ class FusedDetector(WindowedDetector):
         self.stacker_ = LinearModel(np.zeros(d), np.ones(d), lr.coef_.ravel().copy(), float(lr.intercept_[0]))
         return self
 
-    def fit_members(self, members: Sequence[WindowedDetector], z_holdout: np.ndarray, y_holdout: np.ndarray):
-        """Assemble from members trained elsewhere and their held-out window probabilities."""
-        self.members_ = list(members)
-        return self._fit_stacker(logit(np.asarray(z_holdout)), np.asarray(y_holdout))
+    def stack(self, member_proba: np.ndarray) -> np.ndarray:
+        """P(generated) from the members' probabilities, one column per member."""
+        return 1.0 / (1.0 + np.exp(-self.stacker_.raw(logit(np.asarray(member_proba)))))
 
     def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        luma = luma if luma is not None else [window_luma(w.frames) for w in windows]  # once for all members
-        z = np.column_stack([logit(m.window_proba(windows, luma=luma)) for m in self.members_])
-        return 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))
+        luma = luma if luma is not None else [color.luma(w.frames) for w in windows]  # once for all members
+        return self.stack(np.column_stack([m.window_proba(windows, luma=luma) for m in self.members_]))
 
     def score_windows(self, windows, explain: int = 0, luma: Sequence[np.ndarray] | None = None) -> list[WindowScore]:
-        luma = luma if luma is not None else [window_luma(w.clip.frames) for w in windows]
+        luma = luma if luma is not None else [color.luma(w.clip.frames) for w in windows]
         per_member = [m.score_windows(windows, explain=explain, luma=luma) for m in self.members_]
         z = np.column_stack([logit(np.array([s.p_generated for s in ms])) for ms in per_member])
         p = 1.0 / (1.0 + np.exp(-self.stacker_.raw(z)))

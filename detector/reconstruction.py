@@ -17,7 +17,8 @@ import numpy as np
 
 from vidprov import vae
 from vidprov.clip import Clip
-from vidprov.detector.stats import EPS, luma
+from vidprov.color import luma
+from vidprov.detector.stats import EPS
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)

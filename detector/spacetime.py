@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
+from vidprov.color import luma
 from vidprov.detector.exported_models import Platt
 from vidprov.detector.persist import load_folder, save_folder
 from vidprov.detector.registry import register
-from vidprov.detector.stats import luma
 from vidprov.detector.weighting import balanced_weights
 from vidprov.detector.window_detector import DETECTOR_WINDOW, TINY_WINDOW, WindowedDetector
 from vidprov.detector.windows import WindowSpec

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from vidprov.clip import Clip
-from vidprov.detector.stats import EPS, kurtosis, luma
+from vidprov.color import luma
+from vidprov.detector.stats import EPS, kurtosis
 
 FLOW_SIZE = 128  # flow on a 128x128 luma copy: 10x faster than 256 and enough for its statistics
 

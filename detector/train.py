@@ -1,8 +1,9 @@
 """`vidprov detector train`: group splits, cached windows/features, member training, stacking,
 the 1%-FPR threshold on held-out real groups, test metrics, and a model card.
 
-Splits are by group (Manifest.group_split): train fits the members, val (held-out groups) fits
-the stacker and picks the threshold, test is only measured. Test metrics are computed on clip
+Splits are by group (Manifest.group_split): train fits the members (through FusedDetector.fit_stacked,
+on the cached windows), the stacker and the threshold rest on the training groups' out-of-fold scores
+plus val (held-out groups), test is only measured. Test metrics are computed on clip
 scores (mean of window probabilities), per source format and per generator, and again after an
 H.264 CRF 35 re-encode of the test clips.
 """
@@ -21,7 +22,7 @@ import pandas as pd
 from vidprov.atomic import atomic_write_json
 from vidprov.detector.dataset import DEFAULT_CACHE, clip_windows, feature_matrix, window_table
 from vidprov.detector.feature_model import FeatureDetector
-from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector, logit
+from vidprov.detector.fused import MEMBER_DEFAULTS, MEMBER_TYPES, FusedDetector
 from vidprov.detector.spacetime import SpacetimeDetector
 from vidprov.detector.windows import WindowSpec, iter_windows
 from vidprov.manifest import Manifest
@@ -48,7 +49,7 @@ class TrainConfig:
     global_size: int = 64
     crf35_eval: bool = True
     families: tuple[str, ...] = ("temporal", "frequency")
-    oof_folds: int = 3  # fused: group folds for the spacetime member's out-of-fold training scores
+    oof_folds: int = 3  # fused: group folds for the members' out-of-fold training scores
     vae_family: str = "ltx"  # the latent family's VAE: vidprov's faster one (3x faster decode than wan)
     latent_scales: tuple[float, ...] = (0.25, 0.5)
     # Window format, stored with the model. x264 ultrafast makes the windows' round-trip 5x cheaper than
@@ -112,21 +113,48 @@ def _luma_windows(table: pd.DataFrame, spec: WindowSpec, cache: Path, augment: i
     return out
 
 
-def spacetime_oof(lum: np.ndarray, y: np.ndarray, groups: np.ndarray, params: dict, folds: int,
-                  progress: bool = True) -> np.ndarray:
-    """Calibrated spacetime probabilities of every training window from models that never saw its group."""
-    from sklearn.model_selection import StratifiedGroupKFold
+class CachedMembers:
+    """The fused members fitted on, and scoring, the command's cached training windows (row i is the i-th
+    training window: its feature row and its luma frames), for FusedDetector.fit_stacked."""
 
-    n_splits = min(folds, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
-    if n_splits < 2:
-        raise ValueError("the fused model needs at least 2 training groups per class for out-of-fold scores")
-    out = np.full(len(y), np.nan)
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=params.get("seed", 0))
-    for k, (tr, te) in enumerate(cv.split(lum, y, groups)):
-        log.info("spacetime out-of-fold model %d/%d", k + 1, n_splits)
-        m = SpacetimeDetector(**params).fit_luma(lum[tr], y[tr], groups[tr], progress=progress)
-        out[te] = m.calibrator_(m.raw_luma(lum[te]))
-    return out
+    def __init__(self, config: TrainConfig, spec: WindowSpec, y: np.ndarray, groups: np.ndarray,
+                 x: np.ndarray | None, feature_names: list[str], lum: np.ndarray | None, progress: bool):
+        self.config, self.spec, self.y, self.groups = config, spec, y, groups
+        self.x, self.feature_names, self.lum, self.progress = x, feature_names, lum, progress
+
+    def new(self, name: str):
+        c = self.config
+        if name == "features":
+            return FeatureDetector(classifier=c.classifier, families=c.families, vae_family=c.vae_family,
+                                   latent_scales=c.latent_scales, window=self.spec, seed=c.seed)
+        params = dict(epochs=c.epochs, crop=c.crop, train_frames=c.train_frames, window=self.spec, seed=c.seed)
+        if name == "global":
+            params.update({**MEMBER_DEFAULTS["global"], "epochs": c.global_epochs, "crop": c.global_size})
+        return SpacetimeDetector(**params)
+
+    def fit(self, name: str, rows: np.ndarray):
+        log.info("training the %s member on %d windows", name, len(rows))
+        y, g = self.y[rows], self.groups[rows]
+        if name == "features":
+            return self.new(name).fit_features(take(self.x, rows), y, g, self.feature_names)
+        return self.new(name).fit_luma(take(self.lum, rows), y, g, progress=self.progress)
+
+    def proba(self, member, rows: np.ndarray) -> np.ndarray:
+        return member_proba(member, take(self.x, rows) if self.x is not None else None,
+                            take(self.lum, rows) if self.lum is not None else None)
+
+
+def take(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """a[rows] without copying when rows are all of a in order (the luma windows can be gigabytes)."""
+    rows = np.asarray(rows)
+    return a if len(rows) == len(a) and np.array_equal(rows, np.arange(len(a))) else a[rows]
+
+
+def member_proba(member, x: np.ndarray | None, lum: np.ndarray | None) -> np.ndarray:
+    """Window probabilities of a member from cached features (feature model) or luma (networks)."""
+    if isinstance(member, FeatureDetector):
+        return member.proba_features(x)
+    return member.calibrator_(member.raw_luma(lum))
 
 
 def crf35_scores(model, manifest: Manifest, spec: WindowSpec, read_short_side: int = 360) -> list[float]:
@@ -182,73 +210,60 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
     train_rows = table[table["split"] == "train"]
     eval_rows = {s: table[(table["split"] == s) & (table["aug"] == 0)] for s in ("val", "test")}
 
-    common = dict(window=spec, seed=config.seed)
     names = check_members(config.members) if config.model == "fused" else (config.model,)
-    members: list = []
+    y_tr, g_tr = train_rows["y"].to_numpy(), train_rows["group"].to_numpy()
+    trainer = CachedMembers(config, spec, y_tr, g_tr, None, [], None, progress)
+    x_all = None
     if "features" in names:
-        fm = FeatureDetector(classifier=config.classifier, families=config.families, vae_family=config.vae_family,
-                             latent_scales=config.latent_scales, **common)
-        fcfg = fm.feature_config
-        reconstruct = fm._reconstruct()
-        x_all, feat_names = feature_matrix(table, spec, fcfg, cache, augment=config.augment, seed=config.seed,
-                                           reconstruct=reconstruct, progress=progress,
-                                           vae_fingerprint=fm._vae.fingerprint if reconstruct else None)
-        x = pd.DataFrame(x_all, index=table.index, columns=feat_names)
-        fm.fit_features(x.loc[train_rows.index].to_numpy(), train_rows["y"].to_numpy(),
-                        train_rows["group"].to_numpy(), feat_names)
-        members.append(("features", fm, lambda rows, fm=fm, x=x: fm.proba_features(x.loc[rows.index].to_numpy())))
-    oof_cols = [members[0][1].calibrator_(members[0][1].oof_scores_)] if config.model == "fused" else []
-    neural = [n for n in names if n != "features"]
-    luma_memo: dict[int, np.ndarray] = {}
-
-    def eval_luma(rows: pd.DataFrame) -> np.ndarray:
-        """Luma windows of a val/test split, read once for all neural members."""
-        if id(rows) not in luma_memo:
-            luma_memo[id(rows)] = _luma_windows(rows, spec, cache, config.augment, config.seed)
-        return luma_memo[id(rows)]
-
+        fm = trainer.new("features")
+        reconstruct, fingerprint = fm.vae_reconstruction()
+        x, feat_names = feature_matrix(table, spec, fm.feature_config, cache, augment=config.augment,
+                                       seed=config.seed, reconstruct=reconstruct, progress=progress,
+                                       vae_fingerprint=fingerprint)
+        x_all = pd.DataFrame(x, index=table.index, columns=feat_names)
+        trainer.x, trainer.feature_names = x_all.loc[train_rows.index].to_numpy(), feat_names
+    neural = any(n != "features" for n in names)
     if neural:
-        lum = _luma_windows(train_rows, spec, cache, config.augment, config.seed)
-        y_tr, g_tr = train_rows["y"].to_numpy(), train_rows["group"].to_numpy()
-        for name in neural:
-            params = dict(epochs=config.epochs, crop=config.crop, train_frames=config.train_frames, **common)
-            if name == "global":
-                params.update({**MEMBER_DEFAULTS["global"], "epochs": config.global_epochs, "crop": config.global_size})
-            log.info("training the %s network", name)
-            sm = SpacetimeDetector(**params).fit_luma(lum, y_tr, g_tr, progress=progress)
-            if config.model == "fused":
-                # Out-of-fold probabilities of every member on the training windows: the stacker and the
-                # threshold then rest on every training group, not only on the few clips of the val split.
-                oof_cols.append(spacetime_oof(lum, y_tr, g_tr, params, config.oof_folds, progress))
-            members.append((name, sm, lambda rows, sm=sm: sm.calibrator_(sm.raw_luma(eval_luma(rows)))))
-        del lum
-    oof_z = np.column_stack(oof_cols) if config.model == "fused" else None
+        trainer.lum = _luma_windows(train_rows, spec, cache, config.augment, config.seed)
+    member_p: dict[str, np.ndarray] = {}
 
-    member_p = {s: np.column_stack([f(rows) for _, _, f in members]) for s, rows in eval_rows.items()}
-    luma_memo.clear()
+    def eval_proba(members: list, split: str) -> np.ndarray:
+        """Member window probabilities of a val/test split, its luma read once for all networks."""
+        if split not in member_p:
+            rows = eval_rows[split]
+            x = x_all.loc[rows.index].to_numpy() if x_all is not None else None
+            lum = _luma_windows(rows, spec, cache, config.augment, config.seed) if neural else None
+            member_p[split] = np.column_stack([member_proba(m, x, lum) for m in members])
+        return member_p[split]
+
     orig_train = (train_rows["aug"] == 0).to_numpy()
     if config.model == "fused":
-        model = FusedDetector(members=tuple(n for n, _, _ in members), **common)
-        model.fit_members([m for _, m, _ in members], np.concatenate([oof_z[orig_train], member_p["val"]]),
-                          np.concatenate([train_rows["y"].to_numpy()[orig_train], eval_rows["val"]["y"].to_numpy()]))
-        window_p = {s: 1 / (1 + np.exp(-model.stacker_.raw(logit(z)))) for s, z in member_p.items()}
+        # The stacker and the threshold rest on out-of-fold scores of every training group (original
+        # windows, not their augmented copies) plus the val split, not only on the few clips of val.
+        model = FusedDetector(members=names, oof_folds=config.oof_folds, window=spec, seed=config.seed)
+        model.fit_stacked(trainer, y_tr, g_tr, stack_rows=np.flatnonzero(orig_train),
+                          extra=lambda members: (eval_proba(members, "val"), eval_rows["val"]["y"].to_numpy()))
+        fitted = model.members_
     else:
-        model = members[0][1]
-        window_p = {s: z[:, 0] for s, z in member_p.items()}
+        model = trainer.fit(names[0], np.arange(len(y_tr)))
+        fitted = [model]
+    trainer.lum = None
+    window_p = {s: eval_proba(fitted, s) for s in eval_rows}
+    window_p = {s: model.stack(p) if config.model == "fused" else p[:, 0] for s, p in window_p.items()}
 
     from vidprov.metrics import threshold_at_fpr
 
     val = clip_scores(eval_rows["val"], window_p["val"])
-    # Held-out real groups for the threshold: the val split, plus, for the feature model, the
+    # Held-out real groups for the threshold: the val split, plus, for the feature and fused models, the
     # group-cross-validated (out-of-fold) scores of the training clips: a val split holds only a
     # handful of real groups (the 20 sign-language clips are one group), too few for a 1% FPR.
     held = val
-    if config.model in ("features", "fused"):
-        if config.model == "features":
-            oof_p = members[0][1].calibrator_(members[0][1].oof_scores_[orig_train])
-        else:
-            oof_p = 1 / (1 + np.exp(-model.stacker_.raw(logit(oof_z[orig_train]))))
-        held = pd.concat([val, clip_scores(train_rows[orig_train], oof_p)], ignore_index=True)
+    if config.model == "features":
+        held_train = clip_scores(train_rows[orig_train], model.calibrator_(model.oof_scores_[orig_train]))
+        held = pd.concat([val, held_train], ignore_index=True)
+    elif config.model == "fused":
+        held_train = clip_scores(train_rows.iloc[model.stack_rows_], model.stack(model.stack_proba_))
+        held = pd.concat([val, held_train], ignore_index=True)
     threshold = threshold_at_fpr(held["y"].to_numpy(), held["p"].to_numpy(), TARGET_FPR)
     threshold = float(min(max(threshold, 0.05), 0.999))
     # Below real_below a clip is called likely real: the score that 95% of val generated clips exceed.
@@ -265,7 +280,7 @@ def train(data: Path, out: Path, config: TrainConfig, cache: Path = DEFAULT_CACH
         t35["p"] = p35 if len(p35) == len(t35) else np.nan
         metrics["test_crf35"] = summarize(t35, threshold)
     importances = {}
-    for _name, m, _ in members:
+    for m in fitted:
         if isinstance(m, FeatureDetector):
             importances = dict(sorted(m.importances_.items(), key=lambda kv: -kv[1]))
             metrics["feature_family_importance"] = m.family_importance()
@@ -324,8 +339,8 @@ def model_card_markdown(card: dict) -> str:
                   f"whole frame; still luma only); {cfg['global_epochs']} epochs."]
     if cfg["model"] == "fused":
         lines += [f"Stacker: logistic regression on the members' logits, fitted on out-of-fold scores of every training "
-                  f"group ({cfg.get('oof_folds', 3)} group folds for each network, the feature model's own group "
-                  "cross-validation) plus the val split; the threshold uses the same held-out scores."]
+                  f"group ({cfg.get('oof_folds', 3)} group folds, every member refitted on each) plus the val split; "
+                  "the threshold uses the same held-out scores."]
     lines += [f"Training time: {card.get('train_seconds', float('nan')):.0f} s on the machine that ran the command."]
     if card.get("feature_importances"):
         lines += ["", "Top feature importances (gradient boosting, share of total):", ""]

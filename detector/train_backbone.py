@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from vidprov.atomic import atomic_write, atomic_write_json
 from vidprov.cache import key, load_arrays, save_arrays
@@ -23,6 +22,7 @@ from vidprov.detector.backbone_model import BackboneDetector
 from vidprov.errors import VidprovError
 from vidprov.lineage import family_of, unseen_family_split
 from vidprov.manifest import Manifest
+from vidprov.metrics import bootstrap_auc, roc_auc, threshold_at_fpr
 
 log = logging.getLogger(__name__)
 TARGET_FPR = 0.02
@@ -79,30 +79,6 @@ def clip_features(model: BackboneDetector, manifest: Manifest, cache: Path, *, c
     return x, np.array(ok, bool)
 
 
-def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, other: np.ndarray | None = None, n_boot: int = 1000,
-                  seed: int = 0) -> dict:
-    """AUC with a stratified bootstrap 95% CI; with `other` (scores of another model on the same clips),
-    also the paired difference AUC(p) - AUC(other) and its CI."""
-    y, p = np.asarray(y), np.asarray(p)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    auc = float(roc_auc_score(y, p))
-    out = {"auc": auc, "n_generated": int(len(pos)), "n_real": int(len(neg))}
-    boots, diffs = [], []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        a = roc_auc_score(y[idx], p[idx])
-        boots.append(a)
-        if other is not None:
-            diffs.append(a - roc_auc_score(y[idx], np.asarray(other)[idx]))
-    out["auc_ci"] = [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
-    if other is not None:
-        out["other_auc"] = float(roc_auc_score(y, other))
-        out["diff"] = auc - out["other_auc"]
-        out["diff_ci"] = [float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))]
-    return out
-
-
 def _labels(manifest: Manifest) -> np.ndarray:
     return (manifest.df["label"] == "generated").to_numpy().astype(np.int64)
 
@@ -153,7 +129,7 @@ def protocol_figures(model: BackboneDetector, manifest: Manifest, x: np.ndarray,
     if test.any() and train.any():
         p, m = _fit_predict(model, x, y, groups, train, test)
         oof = m.calibrator_(m.oof_scores_)
-        thr = _threshold(oof[y[train] == 0])
+        thr = _threshold(y[train], oof)
         ref = None
         if reference is not None:
             ref = np.array([reference.get(path, np.nan) for path in manifest.df["path"][test]])
@@ -174,7 +150,7 @@ def protocol_figures(model: BackboneDetector, manifest: Manifest, x: np.ndarray,
         if len(set(y[tr])) < 2 or len(set(y[te])) < 2:
             continue
         p, _ = _fit_predict(model, x, y, groups, tr, te)
-        logo[f] = {"auc": float(roc_auc_score(y[te], p)), "n_generated": int(y[te].sum())}
+        logo[f] = {"auc": roc_auc(y[te], p), "n_generated": int(y[te].sum())}
     if logo:
         aucs = [v["auc"] for v in logo.values()]
         out["logo"] = {"mean": float(np.mean(aucs)), "min": float(np.min(aucs)),
@@ -195,9 +171,9 @@ def _widen(mask: np.ndarray, extra: np.ndarray) -> np.ndarray:
     return out
 
 
-def _threshold(real_scores: np.ndarray) -> float:
-    """The score that at most TARGET_FPR of held-out real clips reach."""
-    return float(np.clip(np.quantile(real_scores, 1 - TARGET_FPR), 0.05, 0.999))
+def _threshold(y: np.ndarray, scores: np.ndarray) -> float:
+    """The lowest score that at most TARGET_FPR of the held-out real clips reach."""
+    return float(np.clip(threshold_at_fpr(y, scores, TARGET_FPR), 0.05, 0.999))
 
 
 def train_backbone(data: Path, out: Path, model: BackboneDetector, cache: Path, *, command: str = "",
@@ -224,7 +200,7 @@ def train_backbone(data: Path, out: Path, model: BackboneDetector, cache: Path, 
     y, groups = _labels(manifest), manifest.df["group"].to_numpy()
     final = model.fit_features(x[ok], y[ok], groups[ok])
     oof = final.calibrator_(final.oof_scores_)
-    threshold = _threshold(oof[y[ok] == 0])
+    threshold = _threshold(y[ok], oof)
     gen_oof = oof[y[ok] == 1]
     real_below = float(min(np.quantile(gen_oof, 0.05), threshold))
     out = Path(out)
@@ -274,7 +250,7 @@ def model_card_markdown(card: dict) -> str:
              "synthetic hard negatives count as not generated)"
              + (f", plus {card['extra_clips']} training-only clips from `{card['extra_train']}`" if card.get("extra_clips") else "")
              + ". Every figure below comes from refits of the same recipe on splits that never share a source group.",
-             f"- Threshold {card['threshold']:.3f}: {card['target_fpr']:.0%} of out-of-fold real scores lie above it; "
+             f"- Threshold {card['threshold']:.3f}: at most {card['target_fpr']:.0%} of out-of-fold real scores reach it; "
              f"below {card['real_below']:.3f} the verdict is 'likely real', between the two 'uncertain'.",
              "", "## Generators it never saw (AUC, 95% bootstrap CI)", ""]
     if "unseen" in m:

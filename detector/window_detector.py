@@ -70,7 +70,7 @@ class WindowedDetector(ClipDetector):
         return list(iter_windows(clip, self.spec))
 
     def window_proba(self, windows: Sequence[Clip], luma: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        """luma: stats.luma of each window when the caller has it (the fused model computes it once)."""
+        """luma: vidprov.color.luma of each window when the caller has it (the fused model computes it once)."""
         raise NotImplementedError
 
     def predict_proba(self, clips: Sequence[Clip]) -> np.ndarray:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vidprov.atomic import atomic_write
+
+log = logging.getLogger(__name__)
 
 
 def save(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -73,6 +78,44 @@ class EMA:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.decay, self.shadow, self.updates = state["decay"], state["shadow"], state["updates"]
+
+
+def restore(state: dict[str, Any], model: torch.nn.Module, ema: EMA, opt: torch.optim.Optimizer, *,
+            fresh_optimizer_ok: bool = False) -> tuple[int, float, dict]:
+    """Load a checkpoint's model, EMA and optimiser state; (step, cpu_s, history) to carry on from.
+    fresh_optimizer_ok: an optimiser state that no longer fits (the set of trained parameters changed)
+    is dropped with a warning instead of failing the resume."""
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(state["ema"])
+    try:
+        opt.load_state_dict(state["optimizer"])
+    except ValueError:
+        if not fresh_optimizer_ok:
+            raise
+        log.warning("optimizer state does not match (frozen parts changed); starting it afresh")
+    return state["step"], state["cpu_s"], state["history"]
+
+
+class SaveClock:
+    """A training run's CPU seconds (carried over from the checkpoint it resumed) and when it saves next:
+    every `every_s` seconds of wall time, so that a killed run loses at most that much work."""
+
+    def __init__(self, every_s: float, cpu_s: float = 0.0):
+        self.every_s, self.cpu_s = every_s, cpu_s
+        self.last_save, self.cpu0 = time.time(), time.process_time()
+
+    def count(self) -> float:
+        """Add the CPU seconds since the last count; the run's total."""
+        now = time.process_time()
+        self.cpu_s += now - self.cpu0
+        self.cpu0 = now
+        return self.cpu_s
+
+    def save_if_due(self, save: Callable[[], None]) -> None:
+        if time.time() - self.last_save > self.every_s:
+            self.count()
+            save()
+            self.last_save = time.time()
 
 
 class StopFlag:

@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 from scipy import linalg
 
+from vidprov.color import luma_u8
+
 
 def _grey(frames: np.ndarray) -> np.ndarray:
-    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
+    return luma_u8(frames).astype(np.float32)
 
 
 def warping_error(frames: np.ndarray) -> float:

@@ -226,10 +226,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     ema = checkpoint.EMA(flow, cfg.ema_decay)
     step, cpu_s, history = 0, 0.0, {"train": [], "heldout": []}
     if state is not None:
-        flow.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        step, cpu_s, history = state["step"], state["cpu_s"], state["history"]
+        step, cpu_s, history = checkpoint.restore(state, flow, ema, opt)
         log.info("resumed at step %d", step)
     model = distributed.wrap(flow, dist)
     gen = torch.Generator(dist.device).manual_seed(cfg.seed * 7919 + dist.rank * 131 + step)
@@ -238,7 +235,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
     def save_ckpt():
         checkpoint.save(out / "ckpt.pt", {
             "config": asdict(cfg), "model": flow.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-            "step": step, "cpu_s": cpu_s, "history": history, "tokenizer_vocab": tokenizer.get_vocab(),
+            "step": step, "cpu_s": clock.cpu_s, "history": history, "tokenizer_vocab": tokenizer.get_vocab(),
         })
 
     @torch.no_grad()
@@ -269,7 +266,7 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
         return value
 
     pipe.set_progress_bar_config(disable=True)
-    t0, last_ckpt, cpu0 = time.time(), time.time(), time.process_time()
+    t0, clock = time.time(), checkpoint.SaveClock(cfg.ckpt_every_s, cpu_s)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.family} transformer", disable=not dist.main, dynamic_ncols=True)
     last_held = history["heldout"][-1][1] if history["heldout"] else float("nan")
     flow.train()
@@ -291,13 +288,10 @@ def train_dit(cfg: DiTTrainConfig) -> dict:
             last_held = evaluate()
         bar.set_postfix(loss=f"{loss.item():.4f}", heldout=f"{last_held:.4f}")
         bar.update(1)
-        if dist.main and time.time() - last_ckpt > cfg.ckpt_every_s:
-            cpu_s += time.process_time() - cpu0
-            cpu0 = time.process_time()
-            save_ckpt()
-            last_ckpt = time.time()
+        if dist.main:
+            clock.save_if_due(save_ckpt)
     bar.close()
-    cpu_s += time.process_time() - cpu0
+    cpu_s = clock.count()
     summary = {}
     if dist.main:
         last_held = evaluate()

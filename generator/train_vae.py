@@ -160,13 +160,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
     ema = checkpoint.EMA(vae, cfg.ema_decay)
     step, cpu_s, history = 0, 0.0, {"train": [], "heldout_psnr": []}
     if state is not None:
-        vae.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        try:
-            opt.load_state_dict(state["optimizer"])
-        except ValueError:
-            log.warning("optimizer state does not match (frozen parts changed); starting it afresh")
-        step, cpu_s, history = state["step"], state["cpu_s"], state["history"]
+        step, cpu_s, history = checkpoint.restore(state, vae, ema, opt, fresh_optimizer_ok=True)
         log.info("resumed %s at step %d", ckpt_path, step)
         if cfg.freeze_encoder:
             # The frozen encoder is the EMA one: exactly the encoder that cached the transformer's latents.
@@ -184,7 +178,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
     def save_ckpt():
         checkpoint.save(ckpt_path, {
             "config": asdict(cfg), "model": vae.state_dict(), "ema": ema.state_dict(),
-            "optimizer": opt.state_dict(), "step": step, "cpu_s": cpu_s, "history": history,
+            "optimizer": opt.state_dict(), "step": step, "cpu_s": clock.cpu_s, "history": history,
         })
 
     def evaluate() -> float:
@@ -198,8 +192,7 @@ def train_vae(cfg: VAETrainConfig) -> dict:
         save_curves(out / "loss.png", {"train": history["train"]}, title=f"{cfg.family} VAE")
         return value
 
-    t0, last_ckpt = time.time(), time.time()
-    cpu0 = time.process_time()
+    t0, clock = time.time(), checkpoint.SaveClock(cfg.ckpt_every_s, cpu_s)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.family} VAE", disable=not dist.main, dynamic_ncols=True)
     last_psnr = history["heldout_psnr"][-1][1] if history["heldout_psnr"] else float("nan")
     stop = checkpoint.StopFlag()
@@ -221,13 +214,10 @@ def train_vae(cfg: VAETrainConfig) -> dict:
             last_psnr = evaluate()
         bar.set_postfix(loss=f"{loss.item():.4f}", l1=f"{parts['l1'].item():.4f}", psnr=f"{last_psnr:.2f}")
         bar.update(1)
-        if dist.main and time.time() - last_ckpt > cfg.ckpt_every_s:
-            cpu_s += time.process_time() - cpu0
-            cpu0 = time.process_time()
-            save_ckpt()
-            last_ckpt = time.time()
+        if dist.main:
+            clock.save_if_due(save_ckpt)
     bar.close()
-    cpu_s += time.process_time() - cpu0
+    cpu_s = clock.count()
     if dist.main:
         last_psnr = evaluate()
         save_ckpt()

@@ -38,6 +38,27 @@ def _private_vidprov_home(tmp_path_factory):
         os.environ["VIDPROV_HOME"] = old
 
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny feature detector trained on synthetic clips and saved with a card's thresholds, for the scan
+    tests (no shipped weights needed); per module, so that no module sees another's use of it."""
+    import json
+
+    from test_detector_models import make_clip
+
+    from vidprov.detector.models import FeatureDetector
+    from vidprov.detector.windows import WindowSpec
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 8)
+    clips = [make_clip(rng, bool(v), t=24) for v in y]
+    model = FeatureDetector(n_estimators=20, cv=2, window=WindowSpec(size=64, num_frames=8, max_windows=1)).fit(clips, y)
+    folder = tmp_path_factory.mktemp("model")
+    model.save(folder)
+    (folder / "card.json").write_text(json.dumps({"threshold": 0.6, "real_below": 0.3}))
+    return folder
+
+
 @pytest.fixture
 def clip() -> Clip:
     return moving_clip()

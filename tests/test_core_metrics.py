@@ -103,3 +103,22 @@ def test_one_class_gives_nan_auc_not_crash():
     m = M.evaluate([1, 1, 1], [0.2, 0.6, 0.9], n_boot=20)
     assert np.isnan(m["roc_auc"].value)
     assert m["accuracy"].value == pytest.approx(2 / 3)
+
+
+def test_bootstrap_auc_and_paired_difference_match_a_stratified_sklearn_bootstrap(data):
+    y, s = data
+    other = np.clip(s + np.random.default_rng(1).normal(0, 0.2, len(s)), 0, 1)
+    got = M.bootstrap_auc(y, s, other=other, n_boot=200, seed=3)
+    rng = np.random.default_rng(3)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    boots, diffs = [], []
+    for _ in range(200):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        boots.append(skm.roc_auc_score(y[idx], s[idx]))
+        diffs.append(boots[-1] - skm.roc_auc_score(y[idx], other[idx]))
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert got["auc_ci"] == pytest.approx(np.quantile(boots, [0.025, 0.975]).tolist())
+    assert got["diff"] == pytest.approx(skm.roc_auc_score(y, s) - skm.roc_auc_score(y, other))
+    assert got["diff_ci"] == pytest.approx(np.quantile(diffs, [0.025, 0.975]).tolist())
+    assert (got["n_generated"], got["n_real"]) == (60, 80)
+    assert "diff" not in M.bootstrap_auc(y, s, n_boot=10)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from vidprov.clip import Clip
+from vidprov.color import luma
 from vidprov.detector.features import FeatureConfig, extract, family_of
 from vidprov.detector.frequency import frequency_features, periodic_peak_features, spectral_features
 from vidprov.detector.reconstruction import latent_features, reconstruction_error
-from vidprov.detector.stats import luma
 from vidprov.detector.temporal import curvature, difference_features, flow_features, temporal_features
 
 

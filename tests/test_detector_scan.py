@@ -13,7 +13,6 @@ import vidprov
 from vidprov import encode_video
 from vidprov.clip import Clip
 from vidprov.detector.cli import expand_paths
-from vidprov.detector.models import FeatureDetector
 from vidprov.detector.scan import (
     DEFAULT_MODEL_DIR,
     ERROR,
@@ -23,21 +22,6 @@ from vidprov.detector.scan import (
     Scanner,
     verdict_for,
 )
-from vidprov.detector.windows import WindowSpec
-
-SPEC = dict(window=WindowSpec(size=64, num_frames=8, max_windows=1))
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    y = np.array([0, 1] * 8)
-    clips = [make_clip(rng, bool(v), t=24) for v in y]
-    model = FeatureDetector(n_estimators=20, cv=2, **SPEC).fit(clips, y)
-    folder = tmp_path_factory.mktemp("model")
-    model.save(folder)
-    (folder / "card.json").write_text(json.dumps({"threshold": 0.6, "real_below": 0.3}))
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,12 @@ import pytest
 from test_detector_models import make_clip  # noqa: E402  (shared synthetic data)
 
 from vidprov import encode_video
-from vidprov.detector.models import FeatureDetector
-from vidprov.detector.windows import WindowSpec
 
 ray = pytest.importorskip("ray", reason='needs the distributed extra: pip install "vidprov[distributed]"')
 
 from vidprov.scale import read_results, scan_dataset  # noqa: E402
 from vidprov.scale.results import part_files  # noqa: E402
 
-SPEC = dict(window=WindowSpec(size=64, num_frames=8, max_windows=1))
 ODD_NAMES = ["with space.mp4", "ünïcødé – clip.mp4", "-leading-dash.mp4", "new\nline.mp4", "quote'\"#.mp4"]
 
 
@@ -31,17 +28,6 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    y = np.array([0, 1] * 8)
-    model = FeatureDetector(n_estimators=20, cv=2, **SPEC).fit([make_clip(rng, bool(v), t=24) for v in y], y)
-    folder = tmp_path_factory.mktemp("model")
-    model.save(folder)
-    (folder / "card.json").write_text(json.dumps({"threshold": 0.6, "real_below": 0.3}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -129,16 +115,21 @@ def test_rerun_skips_finished_items_and_rescans_changed_ones(local_ray, model_di
     assert len(df) == 5 and df.groupby("path")["content_sha256"].nunique().max() <= 2
 
 
+def many_clips(src: Path, n: int, seed: int) -> Path:
+    """A folder of n small clips, alternately real-like and generated-like."""
+    rng = np.random.default_rng(seed)
+    src.mkdir()
+    for i in range(n):
+        (src / f"c{i:02d}.mp4").write_bytes(encode_video(make_clip(rng, bool(i % 2), t=24), crf=12))
+    return src
+
+
 def _cli(*args):
     return [sys.executable, "-c", "from vidprov.cli import main; main()", *args]
 
 
 def test_killed_driver_then_resume_loses_nothing_and_duplicates_nothing(local_ray, model_dir, tmp_path):
-    rng = np.random.default_rng(2)
-    src = tmp_path / "many"
-    src.mkdir()
-    for i in range(12):
-        (src / f"c{i:02d}.mp4").write_bytes(encode_video(make_clip(rng, bool(i % 2), t=24), crf=12))
+    src = many_clips(tmp_path / "many", 12, seed=2)
     out = tmp_path / "out.parquet"
     address = ray.get_runtime_context().gcs_address
     args = _cli("scan", str(src), "--ray", "--address", address, "--out", str(out), "--model", str(model_dir),
@@ -159,11 +150,7 @@ def test_killed_driver_then_resume_loses_nothing_and_duplicates_nothing(local_ra
 
 
 def test_sigint_keeps_what_arrived(local_ray, model_dir, tmp_path):
-    rng = np.random.default_rng(3)
-    src = tmp_path / "many"
-    src.mkdir()
-    for i in range(8):
-        (src / f"c{i:02d}.mp4").write_bytes(encode_video(make_clip(rng, bool(i % 2), t=24), crf=12))
+    src = many_clips(tmp_path / "many", 8, seed=3)
     out = tmp_path / "out.parquet"
     address = ray.get_runtime_context().gcs_address
     args = _cli("-v", "scan", str(src), "--ray", "--address", address, "--out", str(out), "--model", str(model_dir),

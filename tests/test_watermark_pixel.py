@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 import vidprov
+from vidprov.color import luma_u8
 from vidprov.watermark import blocks, ecc, null, pixel
 from vidprov.watermark.keys import WatermarkKeyError, as_key, default_key, parse_payload
 
@@ -98,7 +99,7 @@ def test_survives_attacks(marked, attack):
 def test_null_p_values_are_uniform_over_random_keys():
     clip = texture_clip(t=8, seed=3)
     folder = pixel.Folder(clip.height, clip.width, clip.fps)
-    folder.add_luma(pixel.luma(clip.frames))
+    folder.add_luma(luma_u8(clip.frames).astype(np.float32))
     p = np.array([pixel.analyse(folder, f"random-{i}").p_value for i in range(300)])
     assert p.min() > 1e-6
     assert stats.kstest(p, "uniform").pvalue > 1e-3
@@ -124,7 +125,7 @@ def test_null_survival_matches_simulation(weights):
 def test_grid_search_correlation_matches_direct_sum():
     clip = texture_clip(t=3, seed=8)
     folder = pixel.Folder(clip.height, clip.width, clip.fps)
-    folder.add_luma(pixel.luma(clip.frames))
+    folder.add_luma(luma_u8(clip.frames).astype(np.float32))
     grid = folder.grid(16)
     pat = blocks.key_pattern(as_key("direct"))
     z = grid.sync_z(pat)
@@ -205,7 +206,7 @@ def test_file_luma_is_full_range_like_the_rgb_the_mark_was_embedded_in(tmp_path,
     _, m = marked
     path = vidprov.write_video(m, tmp_path / "m.mp4", crf=18)  # yuv420p, limited range
     y_file = np.concatenate([b for _, b in iter_luma(path)])
-    y_rgb = pixel.luma(vidprov.read_video(path).frames)
+    y_rgb = luma_u8(vidprov.read_video(path).frames).astype(np.float32)
     # the same scale and offset (limited range would give a slope of 0.86 and +16): what is left is
     # RGB gamut clipping of saturated colours in the decoder's conversion
     slope, offset = np.polyfit(y_rgb.ravel().astype(np.float64), y_file.ravel().astype(np.float64), 1)

@@ -21,6 +21,7 @@ from scipy import stats
 import vidprov
 from vidprov.atomic import atomic_write_json
 from vidprov.atomic import atomic_write_text as _atomic_text
+from vidprov.color import luma_u8
 from vidprov.perturb import RESCALE_CHAIN, WATERMARK_GRID, WATERMARK_QUICK_GRID, WATERMARK_TARGETS, get
 from vidprov.watermark import forgery, pixel
 
@@ -209,7 +210,7 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
         # false positives: this unmarked clip against many random keys (folded once)
         folder = pixel.Folder(clip.height, clip.width, clip.fps)
         for i in range(0, clip.num_frames, pixel.BATCH):
-            folder.add_luma(pixel.luma(clip.frames[i : i + pixel.BATCH]))
+            folder.add_luma(luma_u8(clip.frames[i : i + pixel.BATCH]).astype(np.float32))
         for j in range(keys_per_clip):
             null_p.append(pixel.analyse(folder, f"null-{ci}-{j}-{rng.integers(1 << 62)}", segments=False).p_value)
     # speed on the clip nearest to 640x360 (frames are resized to exactly 640x360)

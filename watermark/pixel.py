@@ -32,6 +32,7 @@ import numpy as np
 from scipy import stats
 
 from vidprov.clip import Clip
+from vidprov.color import luma_u8
 from vidprov.errors import VidprovError
 from vidprov.watermark import binding, blocks, ecc, null
 from vidprov.watermark.keys import WatermarkKey, as_key, parse_expected, parse_payload
@@ -89,14 +90,6 @@ class WatermarkResult:
         return d
 
 
-def luma(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T, H, W) float32 BT.601 luma."""
-    out = np.empty(frames.shape[:3], dtype=np.float32)
-    for i, f in enumerate(frames):
-        out[i] = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY)
-    return out
-
-
 def jnd_mask(mean: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Per-block strength from its mean and standard deviation: texture masking (more in busy
     blocks), damped near black and white (clipping, visibility)."""
@@ -149,7 +142,7 @@ def word_for(first_frame: np.ndarray, key, payload: str | bytes | None = None) -
     frame = np.asarray(first_frame)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
         raise WatermarkError(f"frames must be uint8 (T, H, W, 3), got {frame.dtype} {frame.shape}")
-    return binding.seal(parse_payload(payload, k), binding.content_digest(luma(frame[None])[0]), k)
+    return binding.seal(parse_payload(payload, k), binding.content_digest(luma_u8(frame).astype(np.float32)), k)
 
 
 def _strengths(err2: np.ndarray, mask: np.ndarray, budget2: float) -> np.ndarray:
@@ -185,7 +178,7 @@ def embed_frames(frames: Iterable[np.ndarray] | np.ndarray, key: WatermarkKey, p
             b = blocks.block_size(h, w)
         except ValueError as exc:
             raise WatermarkError(str(exc)) from None
-        y = luma(rgb)
+        y = luma_u8(rgb).astype(np.float32)
         vec = blocks.carriers(b)
         dy = np.zeros_like(y)
         for i in range(y.shape[0]):
@@ -459,7 +452,7 @@ def detect(clip: Clip, key, *, expected_payload: str | bytes | None = None, alph
     k = as_key(key)
     folder = Folder(clip.height, clip.width, clip.fps, segment_s=segment_s, max_frames=max_frames)
     for batch in _batches(clip.frames):
-        folder.add_luma(luma(batch))
+        folder.add_luma(luma_u8(batch).astype(np.float32))
     return analyse(folder, k, expected_payload=expected_payload, alpha=alpha)
 
 
