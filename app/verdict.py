@@ -60,7 +60,8 @@ def key_frames(path: Path, n: int = 3) -> list[np.ndarray]:
     """n frames spread over the clip, each at most 360 px tall (for display only)."""
     import vidprov
 
-    clip = vidprov.read_video(path, max_frames=240, allow_partial=True)
+    # decoded at 360 px: full-size 1080p frames x 240 would pass the decode limit meant for uploads
+    clip = vidprov.read_video(path, max_frames=240, size=360, allow_partial=True)
     idx = np.linspace(0, len(clip.frames) - 1, min(n, len(clip.frames))).round().astype(int)
     out = []
     for f in clip.frames[idx]:

@@ -94,7 +94,8 @@ def source_window(path: Path, s: AlignedSettings) -> Clip:
     from vidprov.io import read_video
     from vidprov.normalize import normalize
 
-    clip = read_video(path, max_frames=int(s.num_frames / s.fps * 60) + 60)
+    # decoded at the window's short side: normalize resizes to it anyway, and 1080p sources stay within the decode limits
+    clip = read_video(path, max_frames=int(s.num_frames / s.fps * 60) + 60, size=s.size)
     return normalize(clip, size=s.size, fps=s.fps, num_frames=s.num_frames, crf=None)
 
 

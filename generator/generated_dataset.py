@@ -150,7 +150,8 @@ def _matching_real(out: Path, plan: list[ClipPlan], manifest, write_clip: ClipWr
         row = next(iter(sub))
         mp4 = out / "real" / f"{g}.mp4"
         if not mp4.exists():
-            clip = read_video(sub.abspath(row), max_frames=400)
+            # short side 256 while decoding: normalised to 64 px anyway, and a large clip stays within the decode limits
+            clip = read_video(sub.abspath(row), max_frames=400, size=256)
             write_clip(normalize(clip, size=64, fps=8.0, num_frames=17, crf=None).replace(group=g), mp4,
                        mark=False, sign=False)
         rows.append({"path": str(mp4.relative_to(out)), "label": "real", "generator": "", "group": g,
