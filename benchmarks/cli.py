@@ -81,15 +81,17 @@ def dataset_index(
 
 @dataset_app.command("merge")
 def dataset_merge(
-    sources: Annotated[list[Path], typer.Argument(help="Manifests or data folders to join (two or more).")],
+    sources: Annotated[list[Path], typer.Argument(help="Manifests or data folders to join (two or more, or one "
+                                                       "with --exclude-groups-of).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Manifest to write (.csv or .parquet); paths become absolute.")],
     exclude_groups_of: Annotated[Path | None, typer.Option(help="Drop every clip whose group appears in this manifest "
                                                                 "(e.g. a cross-dataset test set), so no source group "
                                                                 "is in both.")] = None,
 ) -> None:
-    """Join manifests (e.g. ../shared/data and `vidprov generate-dataset` output) into one training manifest."""
-    if len(sources) < 2:
-        raise typer.BadParameter("give at least two manifests or folders to merge")
+    """Join manifests (e.g. ../shared/data and `vidprov generate-dataset` output) into one training manifest,
+    or take the groups of a test set out of one."""
+    if len(sources) < 2 and exclude_groups_of is None:
+        raise typer.BadParameter("give at least two manifests or folders to merge (or one with --exclude-groups-of)")
     merged = _read_manifest(sources[0])
     for src in sources[1:]:
         merged = merged.concat(_read_manifest(src))
