@@ -208,7 +208,8 @@ def run_bench(*, out: Path, quick: bool = False, data: Path | None = None, trial
         forgeries += copy_attacks(clip, marked, key, targets, name)
         targets = (targets + [clip.replace(frames=clip.frames[:FORGERY_FRAMES].copy())])[-FORGERY_TARGETS:]
         # false positives: this unmarked clip against many random keys (folded once)
-        folder = pixel.Folder(clip.height, clip.width, clip.fps)
+        # every block size's sums kept (about 400 MB at 720p): a thousand keys must not rebuild them per key
+        folder = pixel.Folder(clip.height, clip.width, clip.fps, grid_cache_bytes=1 << 30)
         for i in range(0, clip.num_frames, pixel.BATCH):
             folder.add_luma(luma_u8(clip.frames[i : i + pixel.BATCH]).astype(np.float32))
         for j in range(keys_per_clip):

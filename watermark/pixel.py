@@ -300,7 +300,10 @@ class Folder:
     analyse() then tests any number of keys against it."""
 
     def __init__(self, height: int, width: int, fps: float, *, max_frames: int = MAX_ANALYSIS_FRAMES,
-                 segment_s: float = 1.0):
+                 segment_s: float = 1.0, grid_cache_bytes: int = GRID_CACHE_BYTES):
+        """grid_cache_bytes: memory for per-size sums kept between keys (the default bounds a scan's memory;
+        testing thousands of keys against one clip, as the false-positive benchmark does, wants them all)."""
+        self.grid_cache_bytes = grid_cache_bytes
         self.scale = 2 if height * width > HALVE_ABOVE else 1
         height, width = height // self.scale, width // self.scale
         self.sizes = blocks.candidate_sizes(height, width)
@@ -340,7 +343,7 @@ class Folder:
         if b in self._grids:
             return self._grids[b]
         g = _Grid(self.frames, b)
-        if sum(x.nbytes for x in self._grids.values()) + g.nbytes <= GRID_CACHE_BYTES:
+        if sum(x.nbytes for x in self._grids.values()) + g.nbytes <= self.grid_cache_bytes:
             self._grids[b] = g
         return g
 
