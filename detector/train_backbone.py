@@ -246,7 +246,7 @@ def model_card_markdown(card: dict) -> str:
              "The networks are not fine-tuned; only the linear head and its sigmoid calibration are learned.", "",
              "## Training", "",
              f"- Command: `{card['command']}` ({card['train_seconds']:.0f} s on a 2-core CPU), seed {p.get('seed', 0)}.",
-             f"- Data: all {card['clips']} clips of `{card['data']}` (labels from its manifest; animation and "
+             f"- Data: all {card['clips'] - card.get('extra_clips', 0)} clips of `{card['data']}` (labels from its manifest; animation and "
              "synthetic hard negatives count as not generated)"
              + (f", plus {card['extra_clips']} training-only clips from `{card['extra_train']}`" if card.get("extra_clips") else "")
              + ". Every figure below comes from refits of the same recipe on splits that never share a source group.",
