@@ -87,8 +87,12 @@ def demo_step(ctx) -> None:
                     f"{r.provenance_verdict or ''} | {p_own} |")
         if o is not None and ctx.console.is_terminal:
             ctx.console.print(f"with-vidprov model: {Path(r.path).name} ({kind}): {p_own}")
+    from vidprov.detector.scan import model_card
+
+    target = model_card("default").get("target_fpr")
+    fpr_note = f"{target:.0%} FPR on held-out real clips" if isinstance(target, (int, float)) else "from its model card"
     ctx.section("Detector: scan verdicts",
-                f"Default detector, threshold {scanner.threshold:.3f} (1% FPR on held-out real groups); "
+                f"Default detector, threshold {scanner.threshold:.3f} ({fpr_note}); "
                 f"'likely real' below {scanner.real_below:.3f}. The last column is the second shipped model "
                 "(`--model with-vidprov`), trained with vidprov's own generators as well"
                 + (f" (threshold {own.threshold:.3f})" if own is not None else "") + ".\n\n" + "\n".join(rows))
