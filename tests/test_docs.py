@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SKIP_DIRS = {".git", ".venv", "reports", "runs", "build", "dist", "node_modules", ".pytest_cache"}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6} (.*)$", re.M)
-# "session 5", "session-4 weights", "sessions 1-2": the history of how the project was built.
+# The word "session" followed by a number (singular or plural, space or hyphen): the history of how the
+# project was built, which git keeps.
 SESSION_HISTORY = re.compile(r"\bsessions?[ -]\d", re.I)
 
 

@@ -287,3 +287,17 @@ def test_killed_scoring_actor_items_are_retried(local_ray, model_dir, tmp_path):
     df = read_results(out)
     assert result["n"] == (10, 0) and sorted(df["path"]) == sorted(str(f) for f in src.iterdir())
     assert df["path"].is_unique and df["error"].isna().all()
+
+
+def test_part_writer_removes_parts_a_killed_driver_left_and_keeps_live_ones(tmp_path):
+    from vidprov.atomic import temp_prefix
+    from vidprov.scale.results import PartWriter
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".vidprov-tmp.{dead.pid}.part-x.parquet.abc.part"
+    live = tmp_path / f"{temp_prefix('part-y.parquet')}abc.part"  # this process: still writing
+    for f in (stale, live):
+        f.write_bytes(b"half a part")
+    PartWriter(tmp_path)
+    assert not stale.exists() and live.exists()

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vidprov.atomic import atomic_write
+from vidprov.atomic import atomic_write, remove_stale_temps
 from vidprov.errors import VidprovError
 
 log = logging.getLogger(__name__)
@@ -83,19 +83,13 @@ def done_items(out: str | os.PathLike) -> dict[str, str]:
     return done
 
 
-def remove_stale_temps(out: Path) -> None:
-    """Temp files of parts a killed driver was writing (atomic_write names them .NAME.XXXX.part)."""
-    for tmp in out.glob(f".{PART_PREFIX}*.parquet.*.part"):
-        log.info("removing %s, left by an interrupted run", tmp)
-        tmp.unlink(missing_ok=True)
-
-
 class PartWriter:
     """Buffer rows and write them as atomic Parquet part files."""
 
     def __init__(self, out: str | os.PathLike, *, flush_rows: int = 256, flush_s: float = 30.0):
         self.out = check_out(out)
         self.out.mkdir(parents=True, exist_ok=True)
+        # part files a killed driver was writing (atomic_write's temp names; pid-aware, so a live run's stay)
         remove_stale_temps(self.out)
         self.flush_rows, self.flush_s = max(1, flush_rows), flush_s
         self.run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
